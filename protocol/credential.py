@@ -41,9 +41,10 @@ MAX_FIELD_VALUE = (1 << 63) - 1
 MAX_KEY_ID = 255
 #: Shortest possible payload: two header bytes and six one-byte varints.
 _MIN_PAYLOAD_LENGTH = 8
-#: Scanners (keyboard wedges, serial) may add CR/LF or spaces; only these are trimmed, and only
-#: at the ends: anything else outside the base45 alphabet is malformed.
-_ASCII_WHITESPACE = " \t\r\n\x0b\x0c"
+#: Scanners (keyboard wedges, serial) may add CR/LF or tabs; these are trimmed at the ends only.
+#: The space is NOT trimmed: it is a base45 character, and a genuine credential can start with
+#: one (key id 50 does) or end with one.
+_TRIMMED_CONTROL = "\t\r\n\x0b\x0c"
 
 
 class TicketClaims:
@@ -234,10 +235,11 @@ def pack(payload: bytes, signature: bytes) -> str:
 def parse(text: object) -> ParsedCredential | Rejection:
     """Read a credential's form (not its signature). Never raises.
 
-    Accepts ``str`` or bytes-like input (scanners deliver either); ASCII whitespace at both ends
-    is trimmed. Rejections: ``too_long`` (longer than MAX_TEXT_LENGTH before trimming),
-    ``unsupported_version`` (decodes, but its first byte is not FORMAT_VERSION), ``malformed``
-    (anything else: wrong type, empty, characters outside base45, bad varints, wrong length).
+    Accepts ``str`` or bytes-like input (scanners deliver either); tabs, CR, LF, VT and FF at
+    both ends are trimmed (not spaces: space is a base45 character). Rejections: ``too_long``
+    (longer than MAX_TEXT_LENGTH before trimming), ``unsupported_version`` (decodes, but its
+    first byte is not FORMAT_VERSION), ``malformed`` (anything else: wrong type, empty,
+    characters outside base45, bad varints, wrong length).
     """
     if isinstance(text, (bytes, bytearray, memoryview)):
         if len(text) > MAX_TEXT_LENGTH:
@@ -250,7 +252,7 @@ def parse(text: object) -> ParsedCredential | Rejection:
         return Rejection(MALFORMED, "not text")
     if len(text) > MAX_TEXT_LENGTH:
         return Rejection(TOO_LONG, f"{len(text)} characters, at most {MAX_TEXT_LENGTH}")
-    text = text.strip(_ASCII_WHITESPACE)
+    text = text.strip(_TRIMMED_CONTROL)
     if not text:
         return Rejection(MALFORMED, "empty")
     try:
