@@ -554,6 +554,13 @@ class ListUpdate(Message):
     one message (chunk 0 of 1). A snapshot replaces the list with the union of ``add`` over
     chunks ``0..chunks-1``, all carrying the same ``to_version`` and digest. ``digest`` is the
     list's ListDigest after applying: check it before committing, resync when it differs.
+
+    Versions count per site and list (one counter, whatever the scope), so a kiosk applies a
+    delta only when ``from_version`` equals its version. ``scope`` labels the entries: an event
+    id when they all belong to one event, null for site-wide. Allowlist entries are code hashes;
+    ``meta`` (optional) maps an added entry to its ticket facts, by convention ``ticket_id``,
+    ``event_id``, ``zone`` and ``entries``. Revocation entries are ticket ids in decimal. The
+    digest covers the entry strings only.
     """
 
     __slots__ = (
@@ -563,6 +570,7 @@ class ListUpdate(Message):
         "digest",
         "from_version",
         "list",
+        "meta",
         "remove",
         "scope",
         "site",
@@ -584,6 +592,7 @@ class ListUpdate(Message):
         "chunk",
         "chunks",
     )
+    OPTIONAL = ("meta",)
     MAX_ENTRIES = 20000
 
     def __init__(
@@ -601,6 +610,7 @@ class ListUpdate(Message):
         chunk: int,
         chunks: int,
         ts: int,
+        meta: dict[str, object] | None = None,
         id: str | None = None,
     ) -> None:
         Message.__init__(self, ts, id)
@@ -612,6 +622,7 @@ class ListUpdate(Message):
         self.to_version = _int(to_version, "to_version", 1)
         self.add = _tokens(add, "add", self.MAX_ENTRIES)
         self.remove = _tokens(remove, "remove", self.MAX_ENTRIES)
+        self.meta = _entry_meta(meta, self.add)
         self.digest = _hex(digest, "digest")
         self.chunks = _int(chunks, "chunks", 1)
         self.chunk = _int(chunk, "chunk")
@@ -628,6 +639,18 @@ class ListUpdate(Message):
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> "ListUpdate":
         return cls(**_kwargs(cls, data))  # type: ignore[arg-type]
+
+
+def _entry_meta(value: object, added: "list[str]") -> dict[str, object] | None:
+    if value is None:
+        return None
+    meta = _object(value, "meta")
+    if meta:
+        known = set(added)
+        for entry, facts in meta.items():
+            if entry not in known or not isinstance(facts, dict):
+                raise _bad("meta", "must map added entries to objects")
+    return meta
 
 
 class ListAnnounce(Message):
