@@ -66,7 +66,8 @@ class MessageError(ValueError):
 
 def new_id() -> str:
     """A fresh message, scan or command id: 16 random bytes as 32 hex characters."""
-    return os.urandom(16).hex()
+    random_bytes: bytes = os.urandom(16)
+    return random_bytes.hex()
 
 
 # Field checks: each returns the value unchanged or raises MessageError(BAD_FIELD).
