@@ -1,12 +1,13 @@
 """The golden messages in tests/golden decode, re-encode unchanged, and the invalid ones fail
-with their documented reason."""
+with their documented reason; protocol/SPEC.md's examples are golden ones on their topics."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
-from protocol import messages
+from protocol import messages, topics
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 
@@ -78,3 +79,42 @@ def test_invalid_cases_cover_every_error_reason() -> None:
         messages.MISSING_FIELD,
         messages.BAD_FIELD,
     }
+
+
+SPEC = Path(__file__).resolve().parents[2] / "protocol" / "SPEC.md"
+
+
+def _spec_topic_examples() -> dict[str, list[dict[str, object]]]:
+    """The ```json examples under each "### `<topic>`" heading of SPEC.md, by topic."""
+    examples: dict[str, list[dict[str, object]]] = {}
+    text = SPEC.read_text(encoding="utf-8")
+    for section in re.split(r"^### ", text, flags=re.MULTILINE)[1:]:
+        heading, _, body = section.partition("\n")
+        if heading.startswith("`") and heading.endswith("`"):
+            blocks = re.findall(r"```json\n(.*?)```", body, flags=re.DOTALL)
+            examples[heading.strip("`")] = [json.loads(block) for block in blocks]
+    return examples
+
+
+SPEC_EXAMPLES = _spec_topic_examples()
+
+
+def test_spec_documents_every_topic_with_an_example() -> None:
+    assert len(SPEC_EXAMPLES) == len(topics.GATE_KINDS) + len(topics.SITE_KINDS)
+    assert all(SPEC_EXAMPLES.values())
+
+
+@pytest.mark.parametrize("topic", sorted(SPEC_EXAMPLES))
+def test_spec_examples_are_golden_and_belong_on_their_topic(topic: str) -> None:
+    golden = [example for _, example in EXAMPLES]
+    for example in SPEC_EXAMPLES[topic]:
+        message = messages.decode(json.dumps(example))
+        assert example in golden
+        concrete = (
+            topic.replace("<root>", "admit")
+            .replace("<site>", str(example.get("site", "expo-hall")))
+            .replace("<gate>", str(example.get("gate", "north-1")))
+        )
+        ref = topics.parse_topic(concrete)
+        assert ref is not None, concrete
+        assert messages.matches_topic(message, ref)
