@@ -1,0 +1,1 @@
+"""Accounts: users, merchants (platform sub-accounts), staff roles, login and tenancy guards."""

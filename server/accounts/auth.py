@@ -1,0 +1,344 @@
+"""Authentication rules: one-time codes by SMS, passwords, bearer tokens, and who a token is.
+
+Tokens are opaque and live in the database, so every server instance accepts them and a
+revocation (logout, frozen merchant, unbound staff) takes effect on the very next request: the
+principal is resolved from the token, its membership and its merchant on every request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from server.accounts import credentials
+from server.accounts import messages as _messages  # noqa: F401  (registers the texts)
+from server.accounts import repository as repo
+from server.accounts.models import Membership, Merchant, MerchantRole, MerchantStatus, User
+from server.errors import Forbidden, RateLimited, Unauthorized
+from server.i18n import translate
+from server.phones import normalize_phone
+from server.settings import Settings
+from server.sms import SmsSender
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is making a request. ``merchant_id``/``role`` are set when the token is bound to a
+    membership; visitors and platform admins use unbound tokens."""
+
+    user_id: int
+    phone: str
+    is_platform_admin: bool
+    merchant_id: int | None
+    role: MerchantRole | None
+    token_id: int
+
+
+@dataclass(frozen=True)
+class MerchantPrincipal:
+    """A member acting for one merchant, as returned by the merchant role guards."""
+
+    user_id: int
+    phone: str
+    merchant_id: int
+    role: MerchantRole
+    token_id: int
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: str
+    expires_at: datetime
+    user: User
+    merchant_id: int | None
+    role: MerchantRole | None
+
+
+@dataclass(frozen=True)
+class CodeSent:
+    phone: str
+    expires_in: int
+    resend_after: int
+
+
+# --- one-time codes ----------------------------------------------------------------------------
+
+
+def request_login_code(
+    session: Session,
+    settings: Settings,
+    sms_sender: SmsSender,
+    *,
+    phone_text: str,
+    client_ip: str,
+    language: str,
+    now: datetime,
+) -> CodeSent:
+    """Send a fresh login code to a phone, within the per-phone and per-IP limits."""
+    phone = normalize_phone(phone_text)
+    _check_code_limits(session, settings, phone=phone, client_ip=client_ip, now=now)
+    code = credentials.new_numeric_code(settings.otp_length)
+    repo.add_code(
+        session,
+        phone=phone,
+        client_ip=client_ip,
+        code_hash=credentials.hash_code(settings.resolved_secret_key(), phone, code),
+        now=now,
+        expires_at=now + settings.otp_ttl,
+    )
+    minutes = max(1, int(settings.otp_ttl.total_seconds() // 60))
+    text = translate(
+        "accounts.sms_login_code",
+        language,
+        signature=settings.sms_signature,
+        code=code,
+        minutes=minutes,
+    )
+    sms_sender.send(phone, text)
+    return CodeSent(
+        phone=phone,
+        expires_in=int(settings.otp_ttl.total_seconds()),
+        resend_after=int(settings.otp_resend_interval.total_seconds()),
+    )
+
+
+def _check_code_limits(
+    session: Session, settings: Settings, *, phone: str, client_ip: str, now: datetime
+) -> None:
+    windows: list[tuple[timedelta, int, str | None, str | None, str]] = [
+        (settings.otp_resend_interval, 1, phone, None, "accounts.code_too_soon"),
+        (timedelta(days=1), settings.otp_daily_limit_per_phone, phone, None, "rate_limited"),
+        (timedelta(hours=1), settings.otp_hourly_limit_per_ip, None, client_ip, "rate_limited"),
+    ]
+    for window, limit, by_phone, by_ip, code in windows:
+        since = now - window
+        if by_phone is not None:
+            used = repo.count_codes_for_phone_since(session, by_phone, since)
+        else:
+            used = repo.count_codes_for_ip_since(session, client_ip, since)
+        if used < limit:
+            continue
+        oldest = repo.oldest_code_time_since(session, since=since, phone=by_phone, client_ip=by_ip)
+        retry_after = (oldest + window - now).total_seconds() if oldest else window.total_seconds()
+        raise RateLimited(code, retry_after=int(retry_after) + 1)
+
+
+def verify_login_code(
+    session: Session,
+    settings: Settings,
+    *,
+    phone_text: str,
+    code: str,
+    merchant_id: int | None,
+    now: datetime,
+) -> IssuedToken:
+    """Exchange a correct code for a token; the first login registers the phone as a user.
+
+    A wrong guess is committed before the error is raised, so the rollback of the failed request
+    does not give the guesser their attempt back.
+    """
+    phone = normalize_phone(phone_text)
+    live = repo.latest_live_code(session, phone, now)
+    if live is None:
+        raise Unauthorized("accounts.code_invalid")
+    if live.failed_attempts >= settings.otp_max_attempts:
+        raise RateLimited(
+            "accounts.code_locked",
+            retry_after=int((live.expires_at - now).total_seconds()) + 1,
+        )
+    if not credentials.codes_match(live.code_hash, settings.resolved_secret_key(), phone, code):
+        repo.count_failed_attempt(session, live.id, settings.otp_max_attempts)
+        session.commit()
+        raise Unauthorized("accounts.code_invalid")
+    if not repo.use_code(session, live.id, now):
+        raise Unauthorized("accounts.code_invalid")
+    user = repo.get_user_by_phone(session, phone) or repo.add_user(session, phone=phone, now=now)
+    return _log_in(session, settings, user, merchant_id, now, strict=False)
+
+
+# --- passwords ---------------------------------------------------------------------------------
+
+
+def login_with_password(
+    session: Session,
+    settings: Settings,
+    *,
+    phone_text: str,
+    password: str,
+    merchant_id: int | None,
+    now: datetime,
+) -> IssuedToken:
+    """Staff and admin login. Too many wrong passwords for a phone lock it for a while."""
+    phone = normalize_phone(phone_text)
+    since = now - settings.password_lockout_window
+    if repo.count_password_failures_since(session, phone, since) >= settings.password_max_failures:
+        raise RateLimited(
+            "accounts.password_locked",
+            retry_after=int(settings.password_lockout_window.total_seconds()),
+        )
+    user = repo.get_user_by_phone(session, phone)
+    if (
+        user is None
+        or user.password_hash is None
+        or not credentials.verify_password(user.password_hash, password)
+    ):
+        repo.add_password_failure(session, phone, now)
+        session.commit()
+        raise Unauthorized("accounts.login_failed")
+    repo.clear_password_failures(session, phone)
+    return _log_in(session, settings, user, merchant_id, now, strict=True)
+
+
+def set_password(session: Session, user: User, password: str, now: datetime) -> None:
+    """Replace a user's password and end every session they had."""
+    user.password_hash = credentials.hash_password(password)
+    repo.revoke_tokens(session, now, user_id=user.id)
+    session.flush()
+
+
+def change_own_password(
+    session: Session, user_id: int, current_password: str | None, new_password: str, now: datetime
+) -> None:
+    """A user changes their password; a user who has one must give it (code-only visitors may
+    set a first password without one)."""
+    user = repo.get_user(session, user_id)
+    if user is None:
+        raise Unauthorized("accounts.token_invalid")
+    if user.password_hash is not None and not (
+        current_password and credentials.verify_password(user.password_hash, current_password)
+    ):
+        raise Forbidden("accounts.password_wrong")
+    set_password(session, user, new_password, now)
+
+
+# --- tokens ------------------------------------------------------------------------------------
+
+
+def _log_in(
+    session: Session,
+    settings: Settings,
+    user: User,
+    merchant_id: int | None,
+    now: datetime,
+    *,
+    strict: bool,
+) -> IssuedToken:
+    membership = choose_membership(
+        repo.list_memberships_of_user(session, user.id), merchant_id, strict=strict
+    )
+    user.last_login_at = now
+    return issue_token(session, settings, user, membership, now)
+
+
+def choose_membership(
+    memberships: Sequence[Membership], merchant_id: int | None, *, strict: bool
+) -> Membership | None:
+    """Which membership a new token is bound to.
+
+    An explicit ``merchant_id`` must be one of the user's memberships in a working merchant.
+    Without one, a user with exactly one membership is bound to it; with several or none the
+    token is unbound (``POST /api/auth/switch`` binds it later). ``strict`` (password login, the
+    staff path) refuses login when that single merchant is frozen, pending or rejected; the
+    code login (the visitor path) then falls back to an unbound visitor token.
+    """
+    if merchant_id is not None:
+        for membership in memberships:
+            if membership.merchant_id == merchant_id:
+                ensure_operational(membership.merchant)
+                return membership
+        raise Forbidden("accounts.not_a_member")
+    if len(memberships) != 1:
+        return None
+    only = memberships[0]
+    if only.merchant.is_operational:
+        return only
+    if strict:
+        ensure_operational(only.merchant)
+    return None
+
+
+def ensure_operational(merchant: Merchant) -> None:
+    """Raise 403 with the reason when the merchant's members may not act."""
+    if merchant.deleted_at is not None:
+        raise Forbidden("accounts.merchant_deleted")
+    if merchant.status is MerchantStatus.FROZEN:
+        raise Forbidden("accounts.merchant_frozen")
+    if merchant.status is MerchantStatus.PENDING:
+        raise Forbidden("accounts.merchant_pending")
+    if merchant.status is MerchantStatus.REJECTED:
+        raise Forbidden("accounts.merchant_rejected")
+
+
+def issue_token(
+    session: Session,
+    settings: Settings,
+    user: User,
+    membership: Membership | None,
+    now: datetime,
+) -> IssuedToken:
+    token = credentials.new_token()
+    expires_at = now + settings.token_ttl
+    repo.add_token(
+        session,
+        token_hash=credentials.hash_token(token),
+        user_id=user.id,
+        merchant_id=membership.merchant_id if membership else None,
+        now=now,
+        expires_at=expires_at,
+    )
+    return IssuedToken(
+        token=token,
+        expires_at=expires_at,
+        user=user,
+        merchant_id=membership.merchant_id if membership else None,
+        role=membership.role if membership else None,
+    )
+
+
+def switch_merchant(
+    session: Session,
+    settings: Settings,
+    principal: Principal,
+    merchant_id: int | None,
+    now: datetime,
+) -> IssuedToken:
+    """Replace the caller's token with one bound to another of their merchants (or unbound)."""
+    user = repo.get_user(session, principal.user_id)
+    if user is None:
+        raise Unauthorized("accounts.token_invalid")
+    membership = None
+    if merchant_id is not None:
+        membership = choose_membership(
+            repo.list_memberships_of_user(session, user.id), merchant_id, strict=True
+        )
+    repo.revoke_token(session, principal.token_id, now)
+    return issue_token(session, settings, user, membership, now)
+
+
+def resolve_token(session: Session, token: str, now: datetime) -> Principal:
+    """Who holds ``token`` right now; 401 when it is unknown, expired, revoked or its
+    membership is gone, 403 when its merchant is frozen, pending, rejected or deleted."""
+    context = repo.find_live_token(session, credentials.hash_token(token), now)
+    if context is None:
+        raise Unauthorized("accounts.token_invalid")
+    role = None
+    if context.token.merchant_id is not None:
+        if context.membership is None or context.merchant is None:
+            raise Unauthorized("accounts.token_invalid")
+        ensure_operational(context.merchant)
+        role = context.membership.role
+    return Principal(
+        user_id=context.user.id,
+        phone=context.user.phone,
+        is_platform_admin=context.user.is_platform_admin,
+        merchant_id=context.token.merchant_id,
+        role=role,
+        token_id=context.token.id,
+    )
+
+
+def log_out(session: Session, principal: Principal, now: datetime) -> None:
+    repo.revoke_token(session, principal.token_id, now)

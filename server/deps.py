@@ -1,0 +1,42 @@
+"""Request-level dependencies every feature package uses (besides :data:`server.db.DbSession`,
+:data:`server.clock.Now` and the guards in :mod:`server.accounts.dependencies`)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from server.errors import request_language
+from server.features import ServerContext
+from server.settings import Settings
+from server.sms import SmsSender
+
+
+def get_app_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_sms_sender(request: Request) -> SmsSender:
+    sender: SmsSender = request.app.state.sms_sender
+    return sender
+
+
+def get_context(request: Request) -> ServerContext:
+    context: ServerContext = request.app.state.context
+    return context
+
+
+def get_client_ip(request: Request) -> str:
+    """The caller's address as the server sees it (run uvicorn with ``--proxy-headers`` and
+    ``--forwarded-allow-ips`` behind a proxy so this is the visitor, not the proxy)."""
+    return request.client.host if request.client else "unknown"
+
+
+AppSettings = Annotated[Settings, Depends(get_app_settings)]
+AppSmsSender = Annotated[SmsSender, Depends(get_sms_sender)]
+AppContext = Annotated[ServerContext, Depends(get_context)]
+ClientIp = Annotated[str, Depends(get_client_ip)]
+#: The request's language: Accept-Language matched to zh-CN/en, else the server's default.
+Language = Annotated[str, Depends(request_language)]
