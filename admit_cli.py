@@ -12,7 +12,11 @@ import click
 
 #: command name -> (module, attribute, one-line help shown before import)
 LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
-    "decode": ("hardware.cli", "decode", "Decode QR codes in image files with the kiosk's pipeline."),
+    "decode": (
+        "hardware.cli",
+        "decode",
+        "Decode QR codes in image files with the kiosk's pipeline.",
+    ),
     "kiosk": ("kiosk.cli", "kiosk", "Run, enroll and inspect a gate kiosk."),
     "server": ("server.cli", "server", "Run the Admit server (API, MQTT bridge, dashboard)."),
     "demo": ("server.demo.cli", "demo", "Run broker, server and simulated kiosks on this machine."),
