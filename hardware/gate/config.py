@@ -11,6 +11,8 @@ from dataclasses import dataclass, fields
 from enum import StrEnum
 from typing import Any
 
+from hardware.pins import PIN_FACTORY_NAMES
+
 #: BCM numbers of the GPIOs on the Raspberry Pi's 40-pin header
 HEADER_GPIOS = range(28)
 
@@ -51,6 +53,9 @@ class GateConfigError(ValueError):
 class GateConfig:
     """Pins (BCM numbers), active levels and times (seconds) of one gate."""
 
+    #: the gpiozero backend, for :func:`hardware.pins.make_pin_factory`: "lgpio" on the Pi,
+    #: "mock" in simulation and tests
+    pin_factory: str = "lgpio"
     #: relay that releases the turnstile; active_high: GPIO high releases it
     relay_pin: int = 17
     relay_active_high: bool = True
@@ -82,6 +87,11 @@ class GateConfig:
 
     def __post_init__(self) -> None:
         problems = _pin_problems(self) + _time_problems(self)
+        if self.pin_factory not in PIN_FACTORY_NAMES:
+            problems.append(
+                f"pin_factory must be one of {', '.join(PIN_FACTORY_NAMES)}, "
+                f"not {self.pin_factory!r}"
+            )
         if problems:
             raise GateConfigError(problems)
 
@@ -133,6 +143,11 @@ def _convert(key: str, value: Any, default: Any, problems: list[str]) -> Any:
     if isinstance(default, int):
         if isinstance(value, bool) or not isinstance(value, int):
             problems.append(f"{key} must be a whole number (BCM pin), not {value!r}")
+            return None
+        return value
+    if isinstance(default, str):
+        if not isinstance(value, str):
+            problems.append(f"{key} must be text, not {value!r}")
             return None
         return value
     if isinstance(default, float):

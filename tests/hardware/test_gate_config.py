@@ -68,10 +68,16 @@ def test_from_table_converts_toml_values() -> None:
     assert config.shutdown_mode is ShutdownMode.FAIL_SAFE
 
 
+def test_unknown_pin_factory_is_refused() -> None:
+    with pytest.raises(GateConfigError, match="pin_factory must be one of mock, lgpio"):
+        GateConfig(pin_factory="rpigpio")
+
+
 def test_from_table_refuses_unknown_keys_and_wrong_types() -> None:
     with pytest.raises(GateConfigError) as caught:
         GateConfig.from_table(
             {
+                "pin_factory": 1,
                 "relay_pinn": 5,
                 "relay_pin": "17",
                 "red_pin": True,
@@ -81,6 +87,7 @@ def test_from_table_refuses_unknown_keys_and_wrong_types() -> None:
             }
         )
     problems = "; ".join(caught.value.problems)
+    assert "pin_factory must be text" in problems
     assert "unknown setting 'relay_pinn'" in problems
     assert "relay_pin must be a whole number" in problems
     assert "red_pin must be a whole number" in problems
