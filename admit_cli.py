@@ -61,6 +61,7 @@ def _missing_dependency_command(name: str, short_help: str, exc: ImportError) ->
             f"Install them with: pip install 'admit[{extra}]'"
         )
 
+    missing.missing_dependency = exc  # type: ignore[attr-defined]
     return missing
 
 
