@@ -209,7 +209,7 @@ def find_live_token(session: Session, token_hash: str, now: datetime) -> TokenCo
     row = session.execute(query).first()
     if row is None:
         return None
-    token, user, membership, merchant = row.tuple()
+    token, user, membership, merchant = row
     return TokenContext(token, user, membership, merchant)
 
 
