@@ -86,7 +86,7 @@ class GateConfig:
     shutdown_mode: ShutdownMode = ShutdownMode.FAIL_SECURE
 
     def __post_init__(self) -> None:
-        problems = _pin_problems(self) + _time_problems(self)
+        problems = _enum_problems(self) + _pin_problems(self) + _time_problems(self)
         if self.pin_factory not in PIN_FACTORY_NAMES:
             problems.append(
                 f"pin_factory must be one of {', '.join(PIN_FACTORY_NAMES)}, "
@@ -156,6 +156,19 @@ def _convert(key: str, value: Any, default: Any, problems: list[str]) -> Any:
             return None
         return float(value)
     raise TypeError(f"no conversion for setting {key!r}")
+
+
+def _enum_problems(config: GateConfig) -> list[str]:
+    """Accept the enums' text values too (``relay_mode="hold"``), storing the enum members."""
+    problems: list[str] = []
+    for name, enum_type in (("relay_mode", RelayMode), ("shutdown_mode", ShutdownMode)):
+        value = getattr(config, name)
+        try:
+            object.__setattr__(config, name, enum_type(value))
+        except ValueError:
+            choices = ", ".join(repr(member.value) for member in enum_type)
+            problems.append(f"{name} must be one of {choices}, not {value!r}")
+    return problems
 
 
 def _pin_problems(config: GateConfig) -> list[str]:

@@ -99,3 +99,11 @@ def test_from_table_refuses_unknown_keys_and_wrong_types() -> None:
 def test_example_kiosk_toml_gate_table_is_the_defaults() -> None:
     table = tomllib.loads(KIOSK_TOML.read_text(encoding="utf-8"))["gate"]
     assert GateConfig.from_table(table) == GateConfig()
+
+
+def test_enum_text_values_become_members() -> None:
+    config = GateConfig(relay_mode="hold", shutdown_mode="fail_safe")  # type: ignore[arg-type]
+    assert config.relay_mode is RelayMode.HOLD
+    assert config.shutdown_mode is ShutdownMode.FAIL_SAFE
+    with pytest.raises(GateConfigError, match="shutdown_mode must be one of"):
+        GateConfig(shutdown_mode="open")  # type: ignore[arg-type]
