@@ -9,7 +9,9 @@ Fixtures (function-scoped unless noted):
 - ``empty_database_url``: the same backends with no tables at all (migration tests).
 - ``clock``: a :class:`server.clock.ManualClock` the app reads; ``clock.advance(timedelta(...))``.
 - ``settings``: :class:`server.settings.Settings` for the test (outbox SMS, no background jobs,
-  fixed secret key, schema left alone). Override with ``settings.model_copy(update={...})``.
+  fixed secret key, schema left alone). Change fields for one test by parametrizing
+  ``settings_overrides``: ``@pytest.mark.parametrize("settings_overrides",
+  [{"merchant_self_registration": True}])``.
 - ``app``: ``create_app(settings, clock=clock)``; ``client``: a ``TestClient`` with lifespan.
 - ``database``: the app's :class:`server.db.Database`; ``session``: a session on it that the
   fixture commits at the end (use it to arrange data; ``session.commit()`` before calling the API).
@@ -33,6 +35,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -136,16 +139,24 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
-    return Settings(
-        database_url=database_url,
-        database_schema="none",
-        data_dir=tmp_path / "data",
-        secret_key="test-secret-key",  # type: ignore[arg-type]
-        sms_sender="outbox",
-        background_jobs=False,
-        log_json=False,
-    )
+def settings_overrides() -> dict[str, Any]:
+    """Extra settings for a test: ``@pytest.mark.parametrize("settings_overrides",
+    [{"merchant_self_registration": True}])`` replaces this fixture's value."""
+    return {}
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path, settings_overrides: dict[str, Any]) -> Settings:
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "database_schema": "none",
+        "data_dir": tmp_path / "data",
+        "secret_key": "test-secret-key",
+        "sms_sender": "outbox",
+        "background_jobs": False,
+        "log_json": False,
+    }
+    return Settings(**(values | settings_overrides))
 
 
 @pytest.fixture

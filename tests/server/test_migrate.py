@@ -27,7 +27,10 @@ def test_upgrade_to_head_matches_the_models(empty_database_url: str) -> None:
             differences = compare_metadata(context, Base.metadata)
     finally:
         engine.dispose()
-    assert differences == []
+    assert differences == [], (
+        "models and migrations differ; regenerate the initial revision as docs/server.md "
+        f"('Migrations') says: {differences}"
+    )
 
 
 def test_upgrade_twice_is_a_no_op(empty_database_url: str) -> None:
