@@ -21,7 +21,13 @@ from hardware.decoders import (
 from hardware.decoders.zbar import ZbarDecoder
 from hardware.frames.scene import MILD, render_scene
 
-SAMPLES_DIR = Path(os.environ.get("ADMIT_QR_SAMPLES", "/work/shared/qr-samples"))
+# shared/ sits beside the repository, here and on CI (a fresh clone with shared/ beside it).
+SAMPLES_DIR = Path(
+    os.environ.get(
+        "ADMIT_QR_SAMPLES",
+        str(Path(__file__).resolve().parents[2].parent / "shared" / "qr-samples"),
+    )
+)
 
 
 @dataclass(frozen=True)
