@@ -13,14 +13,26 @@ import secrets
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import BeforeValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 log = logging.getLogger(__name__)
 
 SECRET_KEY_FILE_NAME = "secret_key"
+
+
+def _seconds_or_duration(value: Any) -> Any:
+    """Environment values arrive as text: read plain numbers as seconds (``"3600"``), leave
+    ISO 8601 durations (``"PT1H"``) and ``HH:MM:SS`` to pydantic."""
+    if isinstance(value, str) and value.strip().replace(".", "", 1).isdigit():
+        return float(value)
+    return value
+
+
+#: A duration given in seconds or as an ISO 8601 duration.
+Duration = Annotated[timedelta, BeforeValidator(_seconds_or_duration)]
 
 
 class Settings(BaseSettings):
@@ -42,7 +54,7 @@ class Settings(BaseSettings):
     #: server instances must share one value, so set it explicitly behind a load balancer.
     secret_key: SecretStr | None = None
 
-    token_ttl: timedelta = timedelta(days=7)
+    token_ttl: Duration = timedelta(days=7)
     #: Whether a new merchant's events are listed publicly without a separate switch.
     merchants_public_by_default: bool = True
     #: Whether anyone may apply for a merchant account (a platform admin approves or rejects).
@@ -54,15 +66,15 @@ class Settings(BaseSettings):
     #: The signature a Chinese SMS gateway puts in brackets before the text, e.g. 【Admit】.
     sms_signature: str = "Admit"
     otp_length: int = Field(default=6, ge=4, le=10)
-    otp_ttl: timedelta = timedelta(minutes=5)
-    otp_resend_interval: timedelta = timedelta(seconds=60)
+    otp_ttl: Duration = timedelta(minutes=5)
+    otp_resend_interval: Duration = timedelta(seconds=60)
     otp_daily_limit_per_phone: int = 10
     otp_hourly_limit_per_ip: int = 30
     #: Wrong guesses that burn a one-time code (the visitor must request a new one).
     otp_max_attempts: int = 5
     #: Wrong passwords for one phone within ``password_lockout_window`` before login is refused.
     password_max_failures: int = 10
-    password_lockout_window: timedelta = timedelta(minutes=15)
+    password_lockout_window: Duration = timedelta(minutes=15)
 
     #: Run the features' periodic jobs (expiry sweeps) inside this process.
     background_jobs: bool = True
