@@ -1,0 +1,1 @@
+"""Tickets: issuance from paid orders, signing keys, verification codes, QR images."""

@@ -1,0 +1,189 @@
+"""Every SQL statement about tickets, signing keys and code salts. Writes flush, so constraint
+violations surface where they happen (callers wrap inserts that may collide in a savepoint)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from server.tenancy import get_owned, scoped_select
+from server.tickets.models import (
+    SigningKeyState,
+    Ticket,
+    TicketCodeSalt,
+    TicketSigningKey,
+    TicketStatus,
+)
+
+# --- tickets -----------------------------------------------------------------------------------
+
+
+def add_ticket(session: Session, ticket: Ticket) -> Ticket:
+    session.add(ticket)
+    session.flush()
+    return ticket
+
+
+def get_ticket(session: Session, merchant_id: int, ticket_id: int) -> Ticket | None:
+    return get_owned(session, Ticket, merchant_id, ticket_id)
+
+
+def get_ticket_for_visitor(session: Session, user_id: int, ticket_id: int) -> Ticket | None:
+    return session.scalar(
+        select(Ticket).where(Ticket.id == ticket_id, Ticket.visitor_user_id == user_id)
+    )
+
+
+def lock_ticket(session: Session, merchant_id: int, ticket_id: int) -> Ticket | None:
+    """The ticket, row-locked until the transaction ends (``FOR UPDATE``; SQLite's
+    ``BEGIN IMMEDIATE`` already holds the database's write lock)."""
+    return session.scalar(
+        scoped_select(Ticket, merchant_id).where(Ticket.id == ticket_id).with_for_update()
+    )
+
+
+def get_ticket_by_code(session: Session, merchant_id: int, code: str) -> Ticket | None:
+    return session.scalar(scoped_select(Ticket, merchant_id).where(Ticket.code == code))
+
+
+def get_ticket_by_code_hash(session: Session, merchant_id: int, code_hash: str) -> Ticket | None:
+    return session.scalar(
+        scoped_select(Ticket, merchant_id).where(Ticket.code_hash == code_hash).limit(1)
+    )
+
+
+def code_exists(session: Session, merchant_id: int, code: str) -> bool:
+    query = select(Ticket.id).where(Ticket.merchant_id == merchant_id, Ticket.code == code)
+    return session.scalar(query) is not None
+
+
+def tickets_of_order_items(session: Session, order_item_ids: Sequence[int]) -> Sequence[Ticket]:
+    if not order_item_ids:
+        return []
+    query = select(Ticket).where(Ticket.order_item_id.in_(order_item_ids)).order_by(Ticket.id)
+    return session.scalars(query).all()
+
+
+def tickets_of_order(session: Session, merchant_id: int, order_id: int) -> Sequence[Ticket]:
+    query = scoped_select(Ticket, merchant_id).where(Ticket.order_id == order_id)
+    return session.scalars(query.order_by(Ticket.id)).all()
+
+
+def tickets_of_visitor_order(session: Session, user_id: int, order_id: int) -> Sequence[Ticket]:
+    query = select(Ticket).where(Ticket.visitor_user_id == user_id, Ticket.order_id == order_id)
+    return session.scalars(query.order_by(Ticket.id)).all()
+
+
+def tickets_of_visitor(session: Session, user_id: int) -> Sequence[Ticket]:
+    query = select(Ticket).where(Ticket.visitor_user_id == user_id)
+    return session.scalars(query.order_by(Ticket.issued_at.desc(), Ticket.id.desc())).all()
+
+
+def find_tickets(
+    session: Session,
+    merchant_id: int,
+    *,
+    event_id: int | None = None,
+    order_id: int | None = None,
+    holder_phone: str | None = None,
+    status: TicketStatus | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> Sequence[Ticket]:
+    query = scoped_select(Ticket, merchant_id)
+    if event_id is not None:
+        query = query.where(Ticket.event_id == event_id)
+    if order_id is not None:
+        query = query.where(Ticket.order_id == order_id)
+    if holder_phone is not None:
+        query = query.where(Ticket.holder_phone == holder_phone)
+    if status is not None:
+        query = query.where(Ticket.status == status)
+    return session.scalars(query.order_by(Ticket.id).limit(limit).offset(offset)).all()
+
+
+def add_entries_used(session: Session, ticket_id: int, delta: int) -> None:
+    """Move a ticket's entry counter by ``delta`` (check-in keeps it beside its log)."""
+    session.execute(
+        update(Ticket)
+        .where(Ticket.id == ticket_id)
+        .values(entries_used=Ticket.entries_used + delta)
+        .execution_options(synchronize_session=False)
+    )
+    session.expire_all()
+
+
+def valid_tickets_signed_with(session: Session, merchant_id: int, key_id: int) -> Sequence[Ticket]:
+    query = scoped_select(Ticket, merchant_id).where(
+        Ticket.key_id == key_id, Ticket.status == TicketStatus.VALID
+    )
+    return session.scalars(query.order_by(Ticket.id)).all()
+
+
+# --- signing keys ------------------------------------------------------------------------------
+
+
+def signing_keys(session: Session, merchant_id: int) -> Sequence[TicketSigningKey]:
+    query = scoped_select(TicketSigningKey, merchant_id).order_by(TicketSigningKey.key_id)
+    return session.scalars(query).all()
+
+
+def active_signing_key(session: Session, merchant_id: int) -> TicketSigningKey | None:
+    query = scoped_select(TicketSigningKey, merchant_id).where(
+        TicketSigningKey.state == SigningKeyState.ACTIVE
+    )
+    return session.scalar(query)
+
+
+def get_signing_key(session: Session, merchant_id: int, key_id: int) -> TicketSigningKey | None:
+    query = scoped_select(TicketSigningKey, merchant_id).where(TicketSigningKey.key_id == key_id)
+    return session.scalar(query)
+
+
+def highest_key_id(session: Session, merchant_id: int) -> int | None:
+    query = select(func.max(TicketSigningKey.key_id)).where(
+        TicketSigningKey.merchant_id == merchant_id
+    )
+    value: int | None = session.scalar(query)
+    return value
+
+
+def add_signing_key(session: Session, key: TicketSigningKey) -> TicketSigningKey:
+    session.add(key)
+    session.flush()
+    return key
+
+
+def demote_active_keys(session: Session, merchant_id: int, except_key_id: int) -> None:
+    session.execute(
+        update(TicketSigningKey)
+        .where(
+            TicketSigningKey.merchant_id == merchant_id,
+            TicketSigningKey.state == SigningKeyState.ACTIVE,
+            TicketSigningKey.key_id != except_key_id,
+        )
+        .values(state=SigningKeyState.TRUSTED)
+        .execution_options(synchronize_session="fetch")
+    )
+
+
+def retire_signing_key(session: Session, key: TicketSigningKey, now: datetime) -> None:
+    key.state = SigningKeyState.RETIRED
+    key.retired_at = now
+    session.flush()
+
+
+# --- code salts --------------------------------------------------------------------------------
+
+
+def get_code_salt(session: Session, merchant_id: int) -> TicketCodeSalt | None:
+    return session.scalar(scoped_select(TicketCodeSalt, merchant_id))
+
+
+def add_code_salt(session: Session, salt: TicketCodeSalt) -> TicketCodeSalt:
+    session.add(salt)
+    session.flush()
+    return salt
