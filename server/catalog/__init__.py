@@ -1,0 +1,1 @@
+"""Venues, zones, events and ticket types: what a merchant sells (see docs/sales.md)."""

@@ -1,0 +1,1 @@
+"""Payments through pluggable providers: offline/cash and a signed sandbox (see docs/sales.md)."""

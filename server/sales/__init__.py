@@ -1,0 +1,1 @@
+"""Carts, orders, stock reservation, expiry, approval and refunds (see docs/sales.md)."""

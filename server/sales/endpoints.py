@@ -1,0 +1,258 @@
+"""HTTP API of sales: the visitor's cart and orders, and the merchant's orders, approval queue
+and refunds."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response, status
+
+from server.accounts.dependencies import MerchantManager, MerchantMember, Visitor
+from server.clock import Now
+from server.db import DbSession
+from server.payments.dependencies import Providers
+from server.payments.service import provider_named
+from server.sales import service
+from server.sales.models import CartItem, Order, OrderStatus
+from server.sales.schemas import (
+    BuyNow,
+    CartItemOut,
+    Decision,
+    OrderItemOut,
+    OrderOut,
+    PaymentStarted,
+    PayOrders,
+    RefundIn,
+    RefundOut,
+    TicketIn,
+)
+from server.sales.settings import SalesSettings, get_sales_settings
+
+visitor_router = APIRouter(prefix="/api/sales", tags=["sales"])
+merchant_router = APIRouter(prefix="/api/merchant", tags=["sales"])
+
+SalesConfig = Annotated[SalesSettings, Depends(get_sales_settings)]
+
+
+def _request(ticket: TicketIn) -> service.TicketRequest:
+    return service.TicketRequest(**ticket.model_dump())
+
+
+def _cart_item_out(item: CartItem) -> CartItemOut:
+    return CartItemOut(
+        id=item.id,
+        ticket_type_id=item.ticket_type_id,
+        ticket_type_name=item.ticket_type.name,
+        price_fen=item.ticket_type.price_fen,
+        currency=item.ticket_type.currency,
+        holder_name=item.holder_name,
+        holder_phone=item.holder_phone,
+        holder_fields=item.holder_fields,
+        visit_date=item.visit_date,
+    )
+
+
+def order_out(order: Order) -> OrderOut:
+    return OrderOut(
+        id=order.id,
+        merchant_id=order.merchant_id,
+        visitor_user_id=order.visitor_user_id,
+        status=order.status,
+        total_fen=order.total_fen,
+        refunded_fen=order.refunded_fen,
+        currency=order.currency,
+        created_at=order.created_at,
+        expires_at=order.expires_at,
+        paid_at=order.paid_at,
+        decided_at=order.decided_at,
+        decision_note=order.decision_note,
+        items=[
+            OrderItemOut(
+                id=item.id,
+                ticket_type_id=item.ticket_type_id,
+                ticket_type_name=item.ticket_type.name,
+                event_id=item.ticket_type.event_id,
+                price_fen=item.price_fen,
+                holder_name=item.holder_name,
+                holder_phone=item.holder_phone,
+                holder_fields=item.holder_fields,
+                visit_date=item.visit_date,
+                status=item.status,
+            )
+            for item in order.items
+        ],
+    )
+
+
+# --- visitor: cart ------------------------------------------------------------------------------
+
+
+@visitor_router.get("/cart")
+def read_cart(who: Visitor, session: DbSession) -> list[CartItemOut]:
+    return [_cart_item_out(item) for item in service.list_cart(session, who.user_id)]
+
+
+@visitor_router.post("/cart/items", status_code=status.HTTP_201_CREATED)
+def add_to_cart(body: TicketIn, who: Visitor, session: DbSession, now: Now) -> CartItemOut:
+    """Add ONE ticket with its holder (one ticket, one code)."""
+    return _cart_item_out(service.add_to_cart(session, who.user_id, _request(body), now))
+
+
+@visitor_router.delete("/cart/items/{item_id}", status_code=status.HTTP_204_NO_CONTENT)
+def remove_from_cart(item_id: int, who: Visitor, session: DbSession) -> Response:
+    service.remove_from_cart(session, who.user_id, item_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@visitor_router.post("/cart/checkout", status_code=status.HTTP_201_CREATED)
+def checkout(who: Visitor, session: DbSession, now: Now, config: SalesConfig) -> list[OrderOut]:
+    """Orders for everything in the cart (one per event), stock reserved."""
+    return [order_out(o) for o in service.checkout_cart(session, who.user_id, now, config)]
+
+
+@visitor_router.post("/buy-now", status_code=status.HTTP_201_CREATED)
+def buy_now(
+    body: BuyNow, who: Visitor, session: DbSession, now: Now, config: SalesConfig
+) -> list[OrderOut]:
+    """Order these tickets directly, past the cart."""
+    requests = [_request(ticket) for ticket in body.tickets]
+    return [order_out(o) for o in service.place_orders(session, who.user_id, requests, now, config)]
+
+
+# --- visitor: orders and payment ----------------------------------------------------------------
+
+
+@visitor_router.get("/orders")
+def list_my_orders(
+    who: Visitor,
+    session: DbSession,
+    order_status: Annotated[list[OrderStatus] | None, Query(alias="status")] = None,
+) -> list[OrderOut]:
+    return [order_out(o) for o in service.list_visitor_orders(session, who.user_id, order_status)]
+
+
+@visitor_router.get("/orders/unpaid")
+def list_unpaid(who: Visitor, session: DbSession, now: Now) -> list[OrderOut]:
+    """Orders waiting for payment; pay several at once with ``POST /api/sales/payments``."""
+    return [order_out(o) for o in service.list_unpaid_orders(session, who.user_id, now)]
+
+
+@visitor_router.get("/orders/{order_id}")
+def read_my_order(order_id: int, who: Visitor, session: DbSession) -> OrderOut:
+    return order_out(service.get_visitor_order(session, who.user_id, order_id))
+
+
+@visitor_router.post("/orders/{order_id}/cancel")
+def cancel_my_order(order_id: int, who: Visitor, session: DbSession, now: Now) -> OrderOut:
+    return order_out(service.cancel_order(session, who.user_id, order_id, now))
+
+
+@visitor_router.post("/payments", status_code=status.HTTP_201_CREATED)
+def pay_orders(
+    body: PayOrders, who: Visitor, session: DbSession, now: Now, providers: Providers
+) -> PaymentStarted:
+    """Start one payment for several unpaid orders; the amount is the orders' server total."""
+    provider = provider_named(providers, body.provider)
+    payment, checkout = service.start_payment(session, who.user_id, body.order_ids, provider, now)
+    return PaymentStarted(
+        payment_id=payment.id,
+        reference=payment.reference,
+        provider=payment.provider,
+        amount_fen=payment.amount_fen,
+        currency=payment.currency,
+        checkout=checkout,
+    )
+
+
+# --- merchant: orders, approval, refunds ---------------------------------------------------------
+
+
+@merchant_router.get("/orders")
+def list_orders(
+    who: MerchantMember,
+    session: DbSession,
+    order_status: Annotated[list[OrderStatus] | None, Query(alias="status")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[OrderOut]:
+    orders = service.list_merchant_orders(
+        session, who.merchant_id, statuses=order_status, limit=limit, offset=offset
+    )
+    return [order_out(order) for order in orders]
+
+
+@merchant_router.get("/approvals")
+def approval_queue(
+    who: MerchantManager,
+    session: DbSession,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[OrderOut]:
+    """Orders waiting for a manager's approval."""
+    orders = service.list_merchant_orders(
+        session,
+        who.merchant_id,
+        statuses=[OrderStatus.AWAITING_APPROVAL],
+        limit=limit,
+        offset=offset,
+    )
+    return [order_out(order) for order in orders]
+
+
+@merchant_router.get("/orders/{order_id}")
+def read_order(order_id: int, who: MerchantMember, session: DbSession) -> OrderOut:
+    return order_out(service.get_merchant_order(session, who.merchant_id, order_id))
+
+
+@merchant_router.post("/orders/{order_id}/approve")
+def approve(
+    order_id: int,
+    body: Decision,
+    who: MerchantManager,
+    session: DbSession,
+    now: Now,
+    config: SalesConfig,
+) -> OrderOut:
+    order = service.approve_order(
+        session,
+        who.merchant_id,
+        order_id,
+        staff_user_id=who.user_id,
+        note=body.note,
+        now=now,
+        config=config,
+    )
+    return order_out(order)
+
+
+@merchant_router.post("/orders/{order_id}/reject")
+def reject(
+    order_id: int, body: Decision, who: MerchantManager, session: DbSession, now: Now
+) -> OrderOut:
+    order = service.reject_order(
+        session, who.merchant_id, order_id, staff_user_id=who.user_id, note=body.note, now=now
+    )
+    return order_out(order)
+
+
+@merchant_router.post("/orders/{order_id}/refund", status_code=status.HTTP_201_CREATED)
+def refund(
+    order_id: int,
+    body: RefundIn,
+    who: MerchantManager,
+    session: DbSession,
+    now: Now,
+    providers: Providers,
+) -> RefundOut:
+    """Refund the whole order or some of its tickets; the tickets are revoked at once."""
+    made = service.refund_order(
+        session,
+        who.merchant_id,
+        order_id,
+        item_ids=body.item_ids,
+        reason=body.reason,
+        staff_user_id=who.user_id,
+        providers=providers,
+        now=now,
+    )
+    return RefundOut.model_validate(made)

@@ -1,0 +1,69 @@
+"""Texts of the sales package (zh-CN and en)."""
+
+from __future__ import annotations
+
+from server.i18n import register_messages
+
+register_messages(
+    {
+        "sales.not_on_sale": {
+            "zh-CN": "{name} 当前不在售卖时间内",
+            "en": "{name} is not on sale now",
+        },
+        "sales.sold_out": {"zh-CN": "{name} 已售罄", "en": "{name} is sold out"},
+        "sales.per_order_limit": {
+            "zh-CN": "{name} 每单最多购买 {limit} 张",
+            "en": "At most {limit} tickets of {name} per order",
+        },
+        "sales.visit_date_required": {
+            "zh-CN": "{name} 需要选择游玩日期",
+            "en": "{name} needs a visit date",
+        },
+        "sales.visit_date_invalid": {
+            "zh-CN": "游玩日期不可选",
+            "en": "That visit date cannot be chosen",
+        },
+        "sales.mixed_currency": {
+            "zh-CN": "同一订单中的票价币种必须一致",
+            "en": "All tickets of one order must be priced in one currency",
+        },
+        "sales.cart_empty": {"zh-CN": "购物车是空的", "en": "The cart is empty"},
+        "sales.too_many_tickets": {
+            "zh-CN": "一次最多购买 {limit} 张票",
+            "en": "At most {limit} tickets at once",
+        },
+        "sales.cart_item_not_found": {
+            "zh-CN": "购物车中没有这张票",
+            "en": "That ticket is not in the cart",
+        },
+        "sales.order_not_found": {"zh-CN": "订单不存在", "en": "Order not found"},
+        "sales.order_not_payable": {
+            "zh-CN": "订单 {order_id} 无法支付（已支付、已过期或待审核）",
+            "en": "Order {order_id} cannot be paid (paid, expired or awaiting approval)",
+        },
+        "sales.orders_not_payable_together": {
+            "zh-CN": "不同商户或币种的订单不能合并支付",
+            "en": "Orders of different merchants or currencies cannot be paid together",
+        },
+        "sales.order_not_cancellable": {
+            "zh-CN": "订单已支付或已关闭，不能取消",
+            "en": "The order is paid or closed and cannot be cancelled",
+        },
+        "sales.order_not_awaiting_approval": {
+            "zh-CN": "订单不在待审核状态",
+            "en": "The order is not awaiting approval",
+        },
+        "sales.order_not_refundable": {
+            "zh-CN": "只有已支付的订单可以退款",
+            "en": "Only paid orders can be refunded",
+        },
+        "sales.item_not_refundable": {
+            "zh-CN": "第 {item_id} 张票不属于该订单或已退款",
+            "en": "Ticket {item_id} is not part of the order or is already refunded",
+        },
+        "sales.refund_sold_out_after_expiry": {
+            "zh-CN": "订单过期后票已售罄，款项原路退回",
+            "en": "The tickets sold out after the order expired; the payment is returned",
+        },
+    }
+)

@@ -1,0 +1,131 @@
+"""Sales tables: cart items, orders, order items (one ticket each), payments of orders, refunds.
+
+Stock is held by orders, not carts: a cart item reserves nothing until checkout. An order in
+``awaiting_approval``, ``pending_payment`` or ``paid`` holds its items' stock; leaving those
+states through a conditional status update is what gives the stock back, exactly once.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, CheckConstraint, Column, ForeignKey, String, Table
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from server.accounts.models import _enum_column
+from server.catalog.models import TicketType
+from server.db import Base, TenantMixin
+
+
+class OrderStatus(enum.StrEnum):
+    AWAITING_APPROVAL = "awaiting_approval"
+    PENDING_PAYMENT = "pending_payment"
+    PAID = "paid"
+    EXPIRED = "expired"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+    REFUNDED = "refunded"
+
+
+class ItemStatus(enum.StrEnum):
+    ACTIVE = "active"
+    REFUNDED = "refunded"
+
+
+class CartItem(TenantMixin, Base):
+    """One ticket in a visitor's cart, with its holder; stock is taken only at checkout."""
+
+    __tablename__ = "cart_items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    ticket_type_id: Mapped[int] = mapped_column(ForeignKey("ticket_types.id", ondelete="CASCADE"))
+    holder_name: Mapped[str | None] = mapped_column(String(200))
+    holder_phone: Mapped[str | None] = mapped_column(String(20))
+    holder_fields: Mapped[dict[str, Any]] = mapped_column(JSON)
+    visit_date: Mapped[date | None]
+    created_at: Mapped[datetime]
+
+    ticket_type: Mapped[TicketType] = relationship()
+
+
+order_payments = Table(
+    "order_payments",
+    Base.metadata,
+    Column("order_id", ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True),
+    Column(
+        "payment_id", ForeignKey("payments.id", ondelete="CASCADE"), primary_key=True, index=True
+    ),
+)
+
+
+class Order(TenantMixin, Base):
+    __tablename__ = "orders"
+    __table_args__ = (
+        CheckConstraint("total_fen >= 0", name="total_not_negative"),
+        CheckConstraint("refunded_fen >= 0 AND refunded_fen <= total_fen", name="refund_in_total"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    visitor_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    status: Mapped[OrderStatus] = mapped_column(_enum_column(OrderStatus, "order_status"))
+    total_fen: Mapped[int]
+    currency: Mapped[str] = mapped_column(String(3))
+    refunded_fen: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime]
+    #: When an unpaid order lets its stock go (set while ``pending_payment``).
+    expires_at: Mapped[datetime | None] = mapped_column(index=True)
+    paid_at: Mapped[datetime | None]
+    #: The payment that settled the order (null for free orders).
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id", ondelete="SET NULL"))
+    decided_at: Mapped[datetime | None]
+    decided_by_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    decision_note: Mapped[str] = mapped_column(String(500), default="")
+
+    items: Mapped[list[OrderItem]] = relationship(back_populates="order", order_by="OrderItem.id")
+
+
+class OrderItem(TenantMixin, Base):
+    """One ticket of an order: its type, the price charged, and its holder."""
+
+    __tablename__ = "order_items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    ticket_type_id: Mapped[int] = mapped_column(
+        ForeignKey("ticket_types.id", ondelete="RESTRICT"), index=True
+    )
+    price_fen: Mapped[int]
+    holder_name: Mapped[str | None] = mapped_column(String(200))
+    holder_phone: Mapped[str | None] = mapped_column(String(20), index=True)
+    holder_fields: Mapped[dict[str, Any]] = mapped_column(JSON)
+    visit_date: Mapped[date | None]
+    status: Mapped[ItemStatus] = mapped_column(_enum_column(ItemStatus, "order_item_status"))
+    refunded_at: Mapped[datetime | None]
+
+    order: Mapped[Order] = relationship(back_populates="items")
+    ticket_type: Mapped[TicketType] = relationship()
+
+
+class Refund(TenantMixin, Base):
+    """Money given back for some items of an order (and through which payment)."""
+
+    __tablename__ = "refunds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id", ondelete="SET NULL"))
+    amount_fen: Mapped[int]
+    item_ids: Mapped[list[int]] = mapped_column(JSON)
+    reason: Mapped[str] = mapped_column(String(500))
+    provider_refund_id: Mapped[str | None] = mapped_column(String(64))
+    created_by_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime]

@@ -1,0 +1,194 @@
+"""Every SQL statement about carts, orders and refunds.
+
+Order state changes are conditional ``UPDATE ... WHERE status IN (...)``: whoever's update hits
+the row does the follow-up (give stock back, issue tickets), so two server instances, or an
+expiry sweep racing a payment, can never both act on one order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.orm import Session, selectinload
+
+from server.catalog.models import TicketType
+from server.sales.models import (
+    CartItem,
+    ItemStatus,
+    Order,
+    OrderItem,
+    OrderStatus,
+    Refund,
+    order_payments,
+)
+from server.tenancy import get_owned, scoped_select
+
+# --- cart ---------------------------------------------------------------------------------------
+
+
+def list_cart(session: Session, user_id: int) -> Sequence[CartItem]:
+    query = (
+        select(CartItem)
+        .where(CartItem.user_id == user_id)
+        .options(selectinload(CartItem.ticket_type))
+        .order_by(CartItem.id)
+    )
+    return session.scalars(query).all()
+
+
+def count_cart_items_of_type(session: Session, user_id: int, ticket_type_id: int) -> int:
+    query = select(func.count()).where(
+        CartItem.user_id == user_id, CartItem.ticket_type_id == ticket_type_id
+    )
+    return session.scalar(query) or 0
+
+
+def get_cart_item(session: Session, user_id: int, item_id: int) -> CartItem | None:
+    item = session.get(CartItem, item_id)
+    return item if item is not None and item.user_id == user_id else None
+
+
+def clear_cart(session: Session, user_id: int, item_ids: Collection[int]) -> None:
+    session.execute(
+        delete(CartItem)
+        .where(CartItem.user_id == user_id, CartItem.id.in_(list(item_ids)))
+        .execution_options(synchronize_session=False)
+    )
+
+
+def add(session: Session, row: CartItem | Order | OrderItem | Refund) -> None:
+    session.add(row)
+    session.flush()
+
+
+def delete_row(session: Session, row: CartItem) -> None:
+    session.delete(row)
+    session.flush()
+
+
+# --- orders -------------------------------------------------------------------------------------
+
+
+def _with_items(query: Any) -> Any:
+    return query.options(selectinload(Order.items).selectinload(OrderItem.ticket_type))
+
+
+def get_order(session: Session, merchant_id: int, order_id: int) -> Order | None:
+    return get_owned(session, Order, merchant_id, order_id)
+
+
+def get_visitor_order(session: Session, user_id: int, order_id: int) -> Order | None:
+    order = session.get(Order, order_id)
+    return order if order is not None and order.visitor_user_id == user_id else None
+
+
+def get_orders_by_ids(session: Session, order_ids: Collection[int]) -> Sequence[Order]:
+    query = _with_items(select(Order).where(Order.id.in_(list(order_ids))).order_by(Order.id))
+    result: Sequence[Order] = session.scalars(query).all()
+    return result
+
+
+def list_visitor_orders(
+    session: Session, user_id: int, statuses: Collection[OrderStatus] | None = None
+) -> Sequence[Order]:
+    query = select(Order).where(Order.visitor_user_id == user_id)
+    if statuses:
+        query = query.where(Order.status.in_(list(statuses)))
+    result: Sequence[Order] = session.scalars(_with_items(query.order_by(Order.id.desc()))).all()
+    return result
+
+
+def list_merchant_orders(
+    session: Session,
+    merchant_id: int,
+    *,
+    statuses: Collection[OrderStatus] | None,
+    limit: int,
+    offset: int,
+) -> Sequence[Order]:
+    query = scoped_select(Order, merchant_id)
+    if statuses:
+        query = query.where(Order.status.in_(list(statuses)))
+    query = query.order_by(Order.id.desc()).limit(limit).offset(offset)
+    result: Sequence[Order] = session.scalars(_with_items(query)).all()
+    return result
+
+
+def transition(
+    session: Session,
+    order_id: int,
+    *,
+    from_statuses: Collection[OrderStatus],
+    values: dict[str, Any],
+    expired_by: datetime | None = None,
+) -> bool:
+    """Move an order to new values if it is still in one of ``from_statuses`` (and, with
+    ``expired_by``, its ``expires_at`` has passed). True if this call made the change."""
+    query = update(Order).where(Order.id == order_id, Order.status.in_(list(from_statuses)))
+    if expired_by is not None:
+        query = query.where(Order.expires_at <= expired_by)
+    result = session.execute(query.values(**values).execution_options(synchronize_session=False))
+    changed: bool = getattr(result, "rowcount", 0) == 1
+    if changed:
+        order = session.get(Order, order_id)
+        if order is not None:
+            session.refresh(order)
+    return changed
+
+
+def expired_order_ids(session: Session, now: datetime, limit: int) -> Sequence[int]:
+    query = (
+        select(Order.id)
+        .where(Order.status == OrderStatus.PENDING_PAYMENT, Order.expires_at <= now)
+        .order_by(Order.expires_at)
+        .limit(limit)
+    )
+    return session.scalars(query).all()
+
+
+def link_payment(session: Session, payment_id: int, order_ids: Collection[int]) -> None:
+    session.execute(
+        insert(order_payments),
+        [{"order_id": order_id, "payment_id": payment_id} for order_id in order_ids],
+    )
+
+
+def orders_of_payment(session: Session, payment_id: int) -> Sequence[Order]:
+    query = (
+        select(Order)
+        .join(order_payments, order_payments.c.order_id == Order.id)
+        .where(order_payments.c.payment_id == payment_id)
+        .order_by(Order.id)
+    )
+    result: Sequence[Order] = session.scalars(_with_items(query)).all()
+    return result
+
+
+def set_items_refunded(session: Session, item_ids: Collection[int], now: datetime) -> None:
+    session.execute(
+        update(OrderItem)
+        .where(OrderItem.id.in_(list(item_ids)), OrderItem.status == ItemStatus.ACTIVE)
+        .values(status=ItemStatus.REFUNDED, refunded_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def add_refunded_amount(session: Session, order_id: int, amount_fen: int) -> None:
+    session.execute(
+        update(Order)
+        .where(Order.id == order_id)
+        .values(refunded_fen=Order.refunded_fen + amount_fen)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def ticket_types_by_id(session: Session, ids: Collection[int]) -> dict[int, TicketType]:
+    query = (
+        select(TicketType)
+        .where(TicketType.id.in_(list(ids)))
+        .options(selectinload(TicketType.zones), selectinload(TicketType.event))
+    )
+    return {ticket_type.id: ticket_type for ticket_type in session.scalars(query)}

@@ -1,0 +1,110 @@
+"""Request and response bodies of the sales API. Clients never send prices."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from server.sales.models import ItemStatus, OrderStatus
+
+
+class TicketIn(BaseModel):
+    """One ticket: its type and its holder (which fields are needed depends on the type)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ticket_type_id: int
+    holder_name: str | None = Field(default=None, max_length=200)
+    holder_phone: str | None = Field(default=None, max_length=32)
+    holder_fields: dict[str, Any] = Field(default_factory=dict, max_length=20)
+    visit_date: date | None = None
+
+
+class BuyNow(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    tickets: list[TicketIn] = Field(min_length=1, max_length=100)
+
+
+class CartItemOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    ticket_type_id: int
+    ticket_type_name: str
+    price_fen: int
+    currency: str
+    holder_name: str | None
+    holder_phone: str | None
+    holder_fields: dict[str, str]
+    visit_date: date | None
+
+
+class OrderItemOut(BaseModel):
+    id: int
+    ticket_type_id: int
+    ticket_type_name: str
+    event_id: int
+    price_fen: int
+    holder_name: str | None
+    holder_phone: str | None
+    holder_fields: dict[str, str]
+    visit_date: date | None
+    status: ItemStatus
+
+
+class OrderOut(BaseModel):
+    id: int
+    merchant_id: int
+    visitor_user_id: int | None
+    status: OrderStatus
+    total_fen: int
+    refunded_fen: int
+    currency: str
+    created_at: datetime
+    expires_at: datetime | None
+    paid_at: datetime | None
+    decided_at: datetime | None
+    decision_note: str
+    items: list[OrderItemOut]
+
+
+class PayOrders(BaseModel):
+    """Pay several unpaid orders of one merchant in one payment."""
+
+    order_ids: list[int] = Field(min_length=1, max_length=50)
+    provider: str = Field(description="'sandbox' (online) or another configured provider")
+
+
+class PaymentStarted(BaseModel):
+    payment_id: int
+    reference: str
+    provider: str
+    amount_fen: int
+    currency: str
+    checkout: dict[str, Any] = Field(description="What the client needs to complete the payment")
+
+
+class Decision(BaseModel):
+    note: str = Field(default="", max_length=500)
+
+
+class RefundIn(BaseModel):
+    item_ids: list[int] | None = Field(
+        default=None, description="Order items to refund; omitted: every ticket of the order"
+    )
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class RefundOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    order_id: int
+    amount_fen: int
+    item_ids: list[int]
+    reason: str
+    provider_refund_id: str | None
+    created_at: datetime

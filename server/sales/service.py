@@ -1,0 +1,624 @@
+"""Sales rules: carts, orders with atomically reserved stock, expiry, approval, payment
+settlement and refunds.
+
+Prices always come from the ticket types at the moment the order is placed; the client only
+says which ticket type and who holds each ticket. Stock is taken with
+:func:`server.catalog.repository.reserve_stock` (a conditional ``UPDATE``) and every order state
+change is a conditional ``UPDATE`` too, so giving stock back happens once per order whatever
+races (see :mod:`server.sales.repository`). Tickets are issued through
+``server.tickets.service.issue_for_order`` in the same transaction as the payment.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
+
+from server.catalog import repository as catalog_repo
+from server.catalog.holders import HolderFieldConfig, validate_holder
+from server.catalog.models import TicketType
+from server.catalog.service import is_on_sale
+from server.errors import Conflict, Invalid, NotFound
+from server.payments import service as payments
+from server.payments.models import Payment
+from server.payments.providers import PaymentProvider
+from server.sales import messages as _messages  # noqa: F401  (registers the texts)
+from server.sales import repository as repo
+from server.sales.models import (
+    CartItem,
+    ItemStatus,
+    Order,
+    OrderItem,
+    OrderStatus,
+    Refund,
+)
+from server.sales.settings import SalesSettings
+from server.tickets import service as tickets
+
+log = logging.getLogger(__name__)
+
+EXPIRY_BATCH = 500
+
+
+@dataclass(frozen=True)
+class TicketRequest:
+    """One ticket a visitor wants: its type and its holder, as sent (validated here)."""
+
+    ticket_type_id: int
+    holder_name: str | None = None
+    holder_phone: str | None = None
+    holder_fields: dict[str, Any] = field(default_factory=dict)
+    visit_date: date | None = None
+
+
+@dataclass(frozen=True)
+class _CheckedTicket:
+    ticket_type: TicketType
+    holder_name: str | None
+    holder_phone: str | None
+    holder_fields: dict[str, str]
+    visit_date: date | None
+
+
+@dataclass(frozen=True)
+class RefundedPart:
+    """The refunded items of an order, shaped like an order for ``revoke_for_order``."""
+
+    id: int
+    merchant_id: int
+    visitor_user_id: int | None
+    items: list[OrderItem]
+
+
+# --- checking one ticket ------------------------------------------------------------------------
+
+
+def _venue_today(ticket_type: TicketType, now: datetime) -> date:
+    return now.astimezone(ZoneInfo(ticket_type.event.venue.timezone)).date()
+
+
+def _check_visit_date(ticket_type: TicketType, visit_date: date | None, now: datetime) -> None:
+    if visit_date is None:
+        raise Invalid("sales.visit_date_required", name=ticket_type.name)
+    zone = ZoneInfo(ticket_type.event.venue.timezone)
+    last_day = ticket_type.event.ends_at.astimezone(zone).date()
+    if visit_date < _venue_today(ticket_type, now) or visit_date > last_day:
+        raise Invalid("sales.visit_date_invalid", detail={"visit_date": visit_date.isoformat()})
+
+
+def check_ticket(ticket_type: TicketType, request: TicketRequest, now: datetime) -> _CheckedTicket:
+    """Is this ticket type on sale, and are the holder details and visit date acceptable?"""
+    if not is_on_sale(ticket_type, now):
+        raise Conflict(
+            "sales.not_on_sale", name=ticket_type.name, detail={"ticket_type_id": ticket_type.id}
+        )
+    visit_date = None
+    if ticket_type.needs_visit_date:
+        _check_visit_date(ticket_type, request.visit_date, now)
+        visit_date = request.visit_date
+    holder = validate_holder(
+        HolderFieldConfig.model_validate(ticket_type.holder_fields),
+        name=request.holder_name,
+        phone=request.holder_phone,
+        fields=request.holder_fields,
+    )
+    return _CheckedTicket(ticket_type, holder.name, holder.phone, holder.fields, visit_date)
+
+
+def _load_ticket_types(session: Session, ids: Collection[int]) -> dict[int, TicketType]:
+    ticket_types = repo.ticket_types_by_id(session, set(ids))
+    missing = set(ids) - set(ticket_types)
+    if missing:
+        raise NotFound("catalog.ticket_type_not_found", detail={"ticket_type_id": min(missing)})
+    return ticket_types
+
+
+# --- cart ---------------------------------------------------------------------------------------
+
+
+def add_to_cart(session: Session, user_id: int, request: TicketRequest, now: datetime) -> CartItem:
+    """Put one ticket with its holder in the visitor's cart (no stock is taken yet)."""
+    ticket_type = _load_ticket_types(session, [request.ticket_type_id])[request.ticket_type_id]
+    checked = check_ticket(ticket_type, request, now)
+    already = repo.count_cart_items_of_type(session, user_id, ticket_type.id)
+    if already + 1 > ticket_type.per_order_limit:
+        raise Invalid(
+            "sales.per_order_limit", name=ticket_type.name, limit=ticket_type.per_order_limit
+        )
+    item = CartItem(
+        merchant_id=ticket_type.merchant_id,
+        user_id=user_id,
+        ticket_type_id=ticket_type.id,
+        holder_name=checked.holder_name,
+        holder_phone=checked.holder_phone,
+        holder_fields=checked.holder_fields,
+        visit_date=checked.visit_date,
+        created_at=now,
+    )
+    repo.add(session, item)
+    return item
+
+
+def list_cart(session: Session, user_id: int) -> Sequence[CartItem]:
+    return repo.list_cart(session, user_id)
+
+
+def remove_from_cart(session: Session, user_id: int, item_id: int) -> None:
+    item = repo.get_cart_item(session, user_id, item_id)
+    if item is None:
+        raise NotFound("sales.cart_item_not_found")
+    repo.delete_row(session, item)
+
+
+def checkout_cart(
+    session: Session, user_id: int, now: datetime, config: SalesSettings
+) -> list[Order]:
+    """Turn the whole cart into orders (one per event); the cart is emptied."""
+    cart = repo.list_cart(session, user_id)
+    if not cart:
+        raise Invalid("sales.cart_empty")
+    requests = [
+        TicketRequest(
+            ticket_type_id=item.ticket_type_id,
+            holder_name=item.holder_name,
+            holder_phone=item.holder_phone,
+            holder_fields=dict(item.holder_fields),
+            visit_date=item.visit_date,
+        )
+        for item in cart
+    ]
+    orders = place_orders(session, user_id, requests, now, config)
+    repo.clear_cart(session, user_id, [item.id for item in cart])
+    return orders
+
+
+# --- placing orders -----------------------------------------------------------------------------
+
+
+def place_orders(
+    session: Session,
+    user_id: int | None,
+    requests: Sequence[TicketRequest],
+    now: datetime,
+    config: SalesSettings,
+) -> list[Order]:
+    """Orders for these tickets, one per event, with their stock reserved (buy now, checkout).
+
+    All or nothing: if any ticket type is off sale or sold out the error propagates and the
+    caller's transaction rolls every reservation back.
+    """
+    if not requests:
+        raise Invalid("sales.cart_empty")
+    if len(requests) > config.max_tickets_per_checkout:
+        raise Invalid("sales.too_many_tickets", limit=config.max_tickets_per_checkout)
+    ticket_types = _load_ticket_types(session, {r.ticket_type_id for r in requests})
+    checked = [check_ticket(ticket_types[r.ticket_type_id], r, now) for r in requests]
+    by_event: dict[int, list[_CheckedTicket]] = {}
+    for ticket in checked:
+        by_event.setdefault(ticket.ticket_type.event_id, []).append(ticket)
+    return [
+        _place_order(session, user_id, tickets, now, config.order_payment_ttl)
+        for _, tickets in sorted(by_event.items())
+    ]
+
+
+def _place_order(
+    session: Session,
+    user_id: int | None,
+    tickets: list[_CheckedTicket],
+    now: datetime,
+    payment_ttl: timedelta,
+) -> Order:
+    counts: dict[int, int] = {}
+    for ticket in tickets:
+        counts[ticket.ticket_type.id] = counts.get(ticket.ticket_type.id, 0) + 1
+    types = {ticket.ticket_type.id: ticket.ticket_type for ticket in tickets}
+    currencies = {ticket_type.currency for ticket_type in types.values()}
+    if len(currencies) != 1:
+        raise Invalid("sales.mixed_currency")
+    for type_id, count in counts.items():
+        if count > types[type_id].per_order_limit:
+            limit = types[type_id].per_order_limit
+            raise Invalid("sales.per_order_limit", name=types[type_id].name, limit=limit)
+    # Ascending id order: two buyers of the same types lock rows in the same order (no deadlock).
+    for type_id in sorted(counts):
+        if not catalog_repo.reserve_stock(session, type_id, counts[type_id]):
+            raise Conflict(
+                "sales.sold_out", name=types[type_id].name, detail={"ticket_type_id": type_id}
+            )
+    total = sum(ticket.ticket_type.price_fen for ticket in tickets)
+    needs_approval = any(ticket_type.approval_required for ticket_type in types.values())
+    if needs_approval:
+        status, expires_at = OrderStatus.AWAITING_APPROVAL, None
+    elif total == 0:
+        status, expires_at = OrderStatus.PAID, None
+    else:
+        status, expires_at = OrderStatus.PENDING_PAYMENT, now + payment_ttl
+    order = Order(
+        merchant_id=tickets[0].ticket_type.merchant_id,
+        visitor_user_id=user_id,
+        status=status,
+        total_fen=total,
+        currency=currencies.pop(),
+        refunded_fen=0,
+        created_at=now,
+        expires_at=expires_at,
+        paid_at=now if status is OrderStatus.PAID else None,
+        decision_note="",
+    )
+    order.items = [
+        OrderItem(
+            merchant_id=order.merchant_id,
+            ticket_type_id=ticket.ticket_type.id,
+            ticket_type=ticket.ticket_type,
+            price_fen=ticket.ticket_type.price_fen,
+            holder_name=ticket.holder_name,
+            holder_phone=ticket.holder_phone,
+            holder_fields=ticket.holder_fields,
+            visit_date=ticket.visit_date,
+            status=ItemStatus.ACTIVE,
+        )
+        for ticket in tickets
+    ]
+    repo.add(session, order)
+    if status is OrderStatus.PAID:
+        _issue_tickets(session, order, now)
+    return order
+
+
+def _issue_tickets(session: Session, order: Order, now: datetime) -> None:
+    timezone = order.items[0].ticket_type.event.venue.timezone
+    tickets.issue_for_order(session, order, now=now, timezone=timezone)
+
+
+def _held_counts(items: Sequence[OrderItem]) -> dict[int, int]:
+    counts: dict[int, int] = {}
+    for item in items:
+        if item.status is ItemStatus.ACTIVE:
+            counts[item.ticket_type_id] = counts.get(item.ticket_type_id, 0) + 1
+    return counts
+
+
+def _release_stock(session: Session, order: Order) -> None:
+    for type_id, count in sorted(_held_counts(order.items).items()):
+        catalog_repo.release_stock(session, type_id, count)
+
+
+def _close(session: Session, order: Order, status: OrderStatus, **values: Any) -> bool:
+    """Move an order that holds stock to a closed state and give its stock back, once."""
+    open_statuses = {OrderStatus.AWAITING_APPROVAL, OrderStatus.PENDING_PAYMENT}
+    if not repo.transition(
+        session, order.id, from_statuses=open_statuses, values={"status": status, **values}
+    ):
+        return False
+    _release_stock(session, order)
+    return True
+
+
+# --- visitors' orders ---------------------------------------------------------------------------
+
+
+def get_visitor_order(session: Session, user_id: int, order_id: int) -> Order:
+    order = repo.get_visitor_order(session, user_id, order_id)
+    if order is None:
+        raise NotFound("sales.order_not_found")
+    return order
+
+
+def list_visitor_orders(
+    session: Session, user_id: int, statuses: Collection[OrderStatus] | None = None
+) -> Sequence[Order]:
+    return repo.list_visitor_orders(session, user_id, statuses)
+
+
+def list_unpaid_orders(session: Session, user_id: int, now: datetime) -> list[Order]:
+    """The visitor's orders waiting for payment whose time has not run out."""
+    orders = repo.list_visitor_orders(session, user_id, [OrderStatus.PENDING_PAYMENT])
+    return [order for order in orders if order.expires_at is not None and order.expires_at > now]
+
+
+def cancel_order(session: Session, user_id: int, order_id: int, now: datetime) -> Order:
+    order = get_visitor_order(session, user_id, order_id)
+    if not _close(session, order, OrderStatus.CANCELLED, expires_at=None, decided_at=now):
+        raise Conflict("sales.order_not_cancellable")
+    return order
+
+
+# --- expiry -------------------------------------------------------------------------------------
+
+
+def expire_orders(session: Session, now: datetime, limit: int = EXPIRY_BATCH) -> int:
+    """Expire unpaid orders past their time and give their stock back; how many expired.
+
+    Safe to run on several instances at once: each order's status update succeeds for one.
+    """
+    expired = 0
+    for order_id in repo.expired_order_ids(session, now, limit):
+        if repo.transition(
+            session,
+            order_id,
+            from_statuses={OrderStatus.PENDING_PAYMENT},
+            values={"status": OrderStatus.EXPIRED},
+            expired_by=now,
+        ):
+            order = session.get_one(Order, order_id)
+            _release_stock(session, order)
+            expired += 1
+    return expired
+
+
+# --- approval -----------------------------------------------------------------------------------
+
+
+def get_merchant_order(session: Session, merchant_id: int, order_id: int) -> Order:
+    order = repo.get_order(session, merchant_id, order_id)
+    if order is None:
+        raise NotFound("sales.order_not_found")
+    return order
+
+
+def list_merchant_orders(
+    session: Session,
+    merchant_id: int,
+    *,
+    statuses: Collection[OrderStatus] | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> Sequence[Order]:
+    return repo.list_merchant_orders(
+        session, merchant_id, statuses=statuses, limit=limit, offset=offset
+    )
+
+
+def approve_order(
+    session: Session,
+    merchant_id: int,
+    order_id: int,
+    *,
+    staff_user_id: int,
+    note: str,
+    now: datetime,
+    config: SalesSettings,
+) -> Order:
+    """Approve an order: a free one is issued at once, a paid one waits for payment."""
+    order = get_merchant_order(session, merchant_id, order_id)
+    decision = {"decided_at": now, "decided_by_user_id": staff_user_id, "decision_note": note}
+    if order.total_fen == 0:
+        values = {"status": OrderStatus.PAID, "paid_at": now, **decision}
+    else:
+        values = {
+            "status": OrderStatus.PENDING_PAYMENT,
+            "expires_at": now + config.order_payment_ttl,
+            **decision,
+        }
+    if not repo.transition(
+        session, order.id, from_statuses={OrderStatus.AWAITING_APPROVAL}, values=values
+    ):
+        raise Conflict("sales.order_not_awaiting_approval")
+    if order.status is OrderStatus.PAID:
+        _issue_tickets(session, order, now)
+    return order
+
+
+def reject_order(
+    session: Session,
+    merchant_id: int,
+    order_id: int,
+    *,
+    staff_user_id: int,
+    note: str,
+    now: datetime,
+) -> Order:
+    """Reject an order awaiting approval; its stock goes back on sale."""
+    order = get_merchant_order(session, merchant_id, order_id)
+    if order.status is not OrderStatus.AWAITING_APPROVAL or not _close(
+        session,
+        order,
+        OrderStatus.REJECTED,
+        decided_at=now,
+        decided_by_user_id=staff_user_id,
+        decision_note=note,
+    ):
+        raise Conflict("sales.order_not_awaiting_approval")
+    return order
+
+
+# --- payment ------------------------------------------------------------------------------------
+
+
+def _payable_together(orders: Sequence[Order], now: datetime) -> tuple[int, str, int]:
+    """(merchant id, currency, total) of orders that may share one payment."""
+    for order in orders:
+        if order.status is not OrderStatus.PENDING_PAYMENT or (
+            order.expires_at is not None and order.expires_at <= now
+        ):
+            raise Conflict("sales.order_not_payable", order_id=order.id)
+    if len({(order.merchant_id, order.currency) for order in orders}) != 1:
+        raise Invalid("sales.orders_not_payable_together")
+    return orders[0].merchant_id, orders[0].currency, sum(order.total_fen for order in orders)
+
+
+def start_payment(
+    session: Session,
+    user_id: int,
+    order_ids: Collection[int],
+    provider: PaymentProvider,
+    now: datetime,
+) -> tuple[Payment, dict[str, Any]]:
+    """One payment for several of the visitor's unpaid orders (same merchant and currency)."""
+    wanted = set(order_ids)
+    orders = [o for o in repo.get_orders_by_ids(session, wanted) if o.visitor_user_id == user_id]
+    if not wanted or len(orders) != len(wanted):
+        raise NotFound("sales.order_not_found")
+    merchant_id, currency, total = _payable_together(orders, now)
+    payment, checkout = payments.create_payment(
+        session,
+        merchant_id=merchant_id,
+        provider=provider,
+        amount_fen=total,
+        currency=currency,
+        payer_user_id=user_id,
+        now=now,
+    )
+    repo.link_payment(session, payment.id, [order.id for order in orders])
+    return payment, checkout
+
+
+def pay_in_cash(
+    session: Session,
+    merchant_id: int,
+    order_ids: Collection[int],
+    *,
+    staff_user_id: int,
+    now: datetime,
+) -> tuple[Payment, list[Order]]:
+    """Staff took the money for these orders at the counter: record it and issue the tickets."""
+    wanted = set(order_ids)
+    orders = [o for o in repo.get_orders_by_ids(session, wanted) if o.merchant_id == merchant_id]
+    if not wanted or len(orders) != len(wanted):
+        raise NotFound("sales.order_not_found")
+    _, currency, total = _payable_together(orders, now)
+    payers = {order.visitor_user_id for order in orders}
+    payment = payments.record_cash_payment(
+        session,
+        merchant_id=merchant_id,
+        amount_fen=total,
+        currency=currency,
+        payer_user_id=payers.pop() if len(payers) == 1 else None,
+        staff_user_id=staff_user_id,
+        now=now,
+    )
+    repo.link_payment(session, payment.id, [order.id for order in orders])
+    for order in orders:
+        if not _mark_paid(session, order, payment, now):
+            raise Conflict("sales.order_not_payable", order_id=order.id)
+    return payment, orders
+
+
+def _mark_paid(session: Session, order: Order, payment: Payment, now: datetime) -> bool:
+    values = {"status": OrderStatus.PAID, "paid_at": now, "payment_id": payment.id}
+    if not repo.transition(
+        session, order.id, from_statuses={OrderStatus.PENDING_PAYMENT}, values=values
+    ):
+        return False
+    _issue_tickets(session, order, now)
+    return True
+
+
+def _revive(session: Session, order: Order, payment: Payment, now: datetime) -> bool:
+    """Pay an order that expired or was cancelled while its payment was under way, if its
+    tickets can still be reserved."""
+    counts = _held_counts(order.items)
+    reserved: list[tuple[int, int]] = []
+    for type_id in sorted(counts):
+        if not catalog_repo.reserve_stock(session, type_id, counts[type_id]):
+            for done_id, done_count in reserved:
+                catalog_repo.release_stock(session, done_id, done_count)
+            return False
+        reserved.append((type_id, counts[type_id]))
+    values = {"status": OrderStatus.PAID, "paid_at": now, "payment_id": payment.id}
+    closed = {OrderStatus.EXPIRED, OrderStatus.CANCELLED}
+    if not repo.transition(session, order.id, from_statuses=closed, values=values):
+        for done_id, done_count in reserved:
+            catalog_repo.release_stock(session, done_id, done_count)
+        return False
+    _issue_tickets(session, order, now)
+    return True
+
+
+def settle_payment(
+    session: Session, payment: Payment, providers: dict[str, PaymentProvider], now: datetime
+) -> list[Order]:
+    """A payment just succeeded: mark its orders paid and issue their tickets.
+
+    An order that can no longer be paid (expired and sold out meanwhile, or paid by another
+    payment) has its share of the money refunded through the provider.
+    """
+    paid: list[Order] = []
+    for order in repo.orders_of_payment(session, payment.id):
+        if _mark_paid(session, order, payment, now) or (
+            order.status in {OrderStatus.EXPIRED, OrderStatus.CANCELLED}
+            and _revive(session, order, payment, now)
+        ):
+            paid.append(order)
+            continue
+        log.warning(
+            "paid order can no longer be fulfilled; refunding its share",
+            extra={"order_id": order.id, "payment": payment.reference, "status": order.status},
+        )
+        payments.refund(session, providers, payment, order.total_fen)
+    return paid
+
+
+# --- refunds ------------------------------------------------------------------------------------
+
+
+def refund_order(
+    session: Session,
+    merchant_id: int,
+    order_id: int,
+    *,
+    item_ids: Collection[int] | None,
+    reason: str,
+    staff_user_id: int,
+    providers: dict[str, PaymentProvider],
+    now: datetime,
+) -> Refund:
+    """Refund a paid order, wholly or some of its tickets: money back through the payment's
+    provider, the tickets revoked (and pushed to the gates by tickets/fleet). Stock comes back
+    only for ticket types with ``restock_on_refund``."""
+    order = get_merchant_order(session, merchant_id, order_id)
+    if order.status is not OrderStatus.PAID:
+        raise Conflict("sales.order_not_refundable")
+    active = {item.id: item for item in order.items if item.status is ItemStatus.ACTIVE}
+    chosen_ids = sorted(active) if item_ids is None else sorted(set(item_ids))
+    for item_id in chosen_ids:
+        if item_id not in active:
+            raise Invalid("sales.item_not_refundable", item_id=item_id)
+    if not chosen_ids:
+        raise Conflict("sales.order_not_refundable")
+    items = [active[item_id] for item_id in chosen_ids]
+    amount = sum(item.price_fen for item in items)
+    provider_refund_id = None
+    if order.payment_id is not None and amount > 0:
+        payment = session.get_one(Payment, order.payment_id)
+        provider_refund_id = payments.refund(session, providers, payment, amount)
+    repo.set_items_refunded(session, chosen_ids, now)
+    repo.add_refunded_amount(session, order.id, amount)
+    if len(chosen_ids) == len(active):
+        repo.transition(
+            session,
+            order.id,
+            from_statuses={OrderStatus.PAID},
+            values={"status": OrderStatus.REFUNDED},
+        )
+    for type_id, count in sorted(_held_counts(items).items()):
+        if session.get_one(TicketType, type_id).restock_on_refund:
+            catalog_repo.release_stock(session, type_id, count)
+    refund = Refund(
+        merchant_id=merchant_id,
+        order_id=order.id,
+        payment_id=order.payment_id,
+        amount_fen=amount,
+        item_ids=chosen_ids,
+        reason=reason,
+        provider_refund_id=provider_refund_id,
+        created_by_user_id=staff_user_id,
+        created_at=now,
+    )
+    repo.add(session, refund)
+    _revoke_tickets(session, RefundedPart(order.id, merchant_id, order.visitor_user_id, items), now)
+    for item in items:
+        session.refresh(item)
+    session.refresh(order)
+    return refund
+
+
+def _revoke_tickets(session: Session, part: RefundedPart, now: datetime) -> None:
+    tickets.revoke_for_order(session, part, "refunded", now=now)

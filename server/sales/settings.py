@@ -1,0 +1,30 @@
+"""Sales knobs, read from ``ADMIT_*`` environment variables like the server's own settings.
+
+They live here, not in :mod:`server.settings`, because that module belongs to the foundation;
+moving them there later changes only :func:`get_sales_settings`.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SalesSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ADMIT_", extra="ignore", frozen=True)
+
+    #: How long an unpaid order holds its stock (``ADMIT_ORDER_PAYMENT_TTL``).
+    order_payment_ttl: timedelta = timedelta(minutes=15)
+    #: How often the expiry sweep looks for unpaid orders past their time.
+    order_expiry_interval: timedelta = timedelta(seconds=30)
+    #: Tickets in one checkout or buy-now request.
+    max_tickets_per_checkout: int = Field(default=50, ge=1)
+
+
+@lru_cache(maxsize=1)
+def get_sales_settings() -> SalesSettings:
+    """The process's sales settings from the environment, read once."""
+    return SalesSettings()
