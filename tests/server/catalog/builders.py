@@ -73,9 +73,7 @@ def create_ticket_type(
     return created
 
 
-def on_sale(
-    client: TestClient, merchant: MerchantAccount, now: datetime, **fields: Any
-) -> OnSale:
+def on_sale(client: TestClient, merchant: MerchantAccount, now: datetime, **fields: Any) -> OnSale:
     ids = create_event(client, merchant, now)
     fields.setdefault("zone_ids", [ids["zone_id"]])
     ticket_type = create_ticket_type(client, merchant, ids["event_id"], **fields)
