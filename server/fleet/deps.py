@@ -1,0 +1,59 @@
+"""FastAPI dependencies for the fleet: its settings, the running bridge, the live feed, and
+HTTP Basic authentication of kiosks by their broker credentials."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPBasic, HTTPBasicCredentials
+
+from server.db import DbSession
+from server.errors import Unauthorized, Unavailable
+from server.fleet.bridge import FleetBridge
+from server.fleet.live import LiveFeed
+from server.fleet.models import Gate
+from server.fleet.service import authenticate_kiosk
+from server.fleet.settings import FleetSettings, get_fleet_settings
+
+_basic = HTTPBasic(auto_error=False, description="The kiosk's MQTT username and password")
+
+
+def fleet_settings_of(request: Request) -> FleetSettings:
+    settings: FleetSettings | None = getattr(request.app.state, "fleet_settings", None)
+    return settings or get_fleet_settings()
+
+
+def bridge_or_none(request: Request) -> FleetBridge | None:
+    bridge: FleetBridge | None = getattr(request.app.state, "fleet_bridge", None)
+    return bridge
+
+
+def running_bridge(request: Request) -> FleetBridge:
+    bridge = bridge_or_none(request)
+    if bridge is None:
+        raise Unavailable("fleet.bridge_not_running")
+    return bridge
+
+
+def live_feed(request: Request) -> LiveFeed:
+    feed: LiveFeed | None = getattr(request.app.state, "fleet_feed", None)
+    if feed is None:
+        feed = LiveFeed()
+        request.app.state.fleet_feed = feed
+    return feed
+
+
+def current_kiosk(
+    credentials: Annotated[HTTPBasicCredentials | None, Depends(_basic)], session: DbSession
+) -> Gate:
+    if credentials is None:
+        raise Unauthorized("fleet.kiosk_credentials_invalid")
+    return authenticate_kiosk(session, credentials.username, credentials.password)
+
+
+AppFleetSettings = Annotated[FleetSettings, Depends(fleet_settings_of)]
+OptionalBridge = Annotated[FleetBridge | None, Depends(bridge_or_none)]
+RunningBridge = Annotated[FleetBridge, Depends(running_bridge)]
+AppLiveFeed = Annotated[LiveFeed, Depends(live_feed)]
+Kiosk = Annotated[Gate, Depends(current_kiosk)]

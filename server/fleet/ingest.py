@@ -1,0 +1,254 @@
+"""Store one batch of gate messages in one transaction and say what to acknowledge.
+
+The bridge collects messages for a few milliseconds, calls :func:`store_batch` inside one
+transaction, commits, and only then publishes the acks this returns: a kiosk deletes a scan
+from its outbox on the ack, so an ack must never precede the commit. Scans are inserted with
+"on conflict do nothing" on ``(gate_id, scan_id)``: a re-sent scan is stored once and
+acknowledged again. New admissions are handed to check-in (seam 3) in the same transaction.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from protocol import reasons
+from protocol.messages import (
+    MAX_SCAN_IDS_PER_ACK,
+    CommandResult,
+    Message,
+    Scan,
+    ScanAck,
+    Status,
+    Telemetry,
+)
+from protocol.topics import TopicRef
+from server.fleet import metrics
+from server.fleet import repository as repo
+from server.fleet.commands import apply_result
+from server.fleet.live import LiveEvent
+from server.fleet.models import EnrollmentState, Gate
+
+log = logging.getLogger(__name__)
+
+CHECKIN_MODULE = "server.checkin.service"
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """A decoded message whose topic matched its payload."""
+
+    ref: TopicRef
+    message: Message
+
+
+@dataclass
+class BatchOutcome:
+    acks: list[tuple[str, str, ScanAck]] = field(default_factory=list)
+    events: list[LiveEvent] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+
+def _from_ms(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+def _checkin_recorder() -> Callable[..., Any] | None:
+    """``server.checkin.service.record_gate_scan`` when the check-in package is installed."""
+    if importlib.util.find_spec(CHECKIN_MODULE) is None:
+        return None
+    recorder: Callable[..., Any] = importlib.import_module(CHECKIN_MODULE).record_gate_scan
+    return recorder
+
+
+def store_batch(session: Session, batch: Sequence[Inbound], now: datetime) -> BatchOutcome:
+    """Apply every message of ``batch``; the caller commits, then sends ``outcome.acks``."""
+    outcome = BatchOutcome()
+    gates = repo.gates_by_topics(
+        session, {(item.ref.site, item.ref.gate) for item in batch if item.ref.gate is not None}
+    )
+    scans: dict[tuple[str, str], list[Scan]] = defaultdict(list)
+    for item in batch:
+        key = (item.ref.site, item.ref.gate or "")
+        gate = gates.get(key)
+        if gate is None or gate.enrollment is not EnrollmentState.ENROLLED:
+            outcome.counts[metrics.UNKNOWN_GATE] += 1
+            log.warning("message from an unknown gate", extra={"site": key[0], "gate": key[1]})
+            continue
+        message = item.message
+        if isinstance(message, Scan):
+            scans[key].append(message)
+        elif isinstance(message, Status):
+            _apply_status(session, gate, message, now, outcome)
+        elif isinstance(message, CommandResult):
+            _apply_result(session, gate, message, now, outcome)
+        elif isinstance(message, Telemetry):
+            repo.update_gate_status(session, gate.id, {"last_seen_at": now})
+            outcome.counts[metrics.TELEMETRY] += 1
+    for key, gate_scans in scans.items():
+        _store_scans(session, key, gates[key], gate_scans, now, outcome)
+    return outcome
+
+
+def _apply_status(
+    session: Session, gate: Gate, status: Status, now: datetime, outcome: BatchOutcome
+) -> None:
+    values: dict[str, Any] = {
+        "state": status.state,
+        "mode": status.mode,
+        "allowlist_version": status.allowlist_version,
+        "revocations_version": status.revocations_version,
+        "outbox_depth": status.outbox_depth,
+        "software": status.software,
+        "status_since": _from_ms(status.since),
+    }
+    if status.state == "online":
+        values["last_seen_at"] = now
+    repo.update_gate_status(session, gate.id, values)
+    outcome.counts[metrics.STATUSES] += 1
+    outcome.events.append(
+        LiveEvent(
+            "gate",
+            gate.merchant_id,
+            {"gate_id": gate.id, **{k: _jsonable(v) for k, v in values.items()}},
+        )
+    )
+
+
+def _apply_result(
+    session: Session, gate: Gate, result: CommandResult, now: datetime, outcome: BatchOutcome
+) -> None:
+    record = apply_result(session, gate, result, now)
+    if record is None:
+        outcome.counts[metrics.UNKNOWN_COMMAND] += 1
+        return
+    outcome.counts[metrics.RESULTS] += 1
+    outcome.events.append(
+        LiveEvent(
+            "command",
+            gate.merchant_id,
+            {
+                "gate_id": gate.id,
+                "command_id": record.command_id,
+                "name": record.name,
+                "ok": record.ok,
+                "error": record.error,
+                "detail": record.detail,
+            },
+        )
+    )
+
+
+def _store_scans(
+    session: Session,
+    key: tuple[str, str],
+    gate: Gate,
+    gate_scans: list[Scan],
+    now: datetime,
+    outcome: BatchOutcome,
+) -> None:
+    unique: dict[str, Scan] = {}
+    for scan in gate_scans:
+        unique.setdefault(scan.scan_id, scan)
+    rows = [_scan_row(gate, scan, now) for scan in unique.values()]
+    new = {scan_id for _, scan_id in repo.insert_scans(session, rows)}
+    outcome.counts[metrics.SCANS_STORED] += len(new)
+    outcome.counts[metrics.SCANS_DUPLICATE] += len(gate_scans) - len(new)
+    recorder = _checkin_recorder()
+    for scan in unique.values():
+        if scan.scan_id not in new:
+            continue
+        if recorder is not None and scan.decision == reasons.ADMITTED:
+            recorder(
+                session,
+                merchant_id=gate.merchant_id,
+                ticket_id=scan.ticket_id,
+                code=None,
+                gate_id=gate.id,
+                scan_id=scan.scan_id,
+                scanned_at=_from_ms(scan.scanned_at),
+                offline=scan.offline,
+                direction=scan.direction,
+                gate_decision=scan.decision,
+                gate_reason=scan.reason,
+            )
+        outcome.events.append(LiveEvent("scan", gate.merchant_id, _scan_event(gate, scan)))
+    watermark = _advance_watermark(session, gate, len(unique))
+    values: dict[str, Any] = {"ack_watermark": watermark, "last_seen_at": now}
+    if new:
+        latest = max(scan.scanned_at for scan in unique.values() if scan.scan_id in new)
+        last_scan = _from_ms(latest)
+        if gate.last_scan_at is None or last_scan > gate.last_scan_at:
+            values["last_scan_at"] = last_scan
+    repo.update_gate_status(session, gate.id, values)
+    ids = list(unique)
+    for start in range(0, len(ids), MAX_SCAN_IDS_PER_ACK):
+        ack = ScanAck(
+            gate=gate.key,
+            scan_ids=ids[start : start + MAX_SCAN_IDS_PER_ACK],
+            watermark=watermark,
+            ts=int(now.timestamp() * 1000),
+        )
+        outcome.acks.append((key[0], key[1], ack))
+
+
+def _advance_watermark(session: Session, gate: Gate, batch_size: int) -> int:
+    """The highest ``seq`` up to which every scan of the gate is stored."""
+    watermark = gate.ack_watermark
+    while True:
+        seqs = repo.seqs_above(session, gate.id, watermark, limit=batch_size + 100)
+        advanced = watermark
+        for seq in seqs:
+            if seq != advanced + 1:
+                return advanced
+            advanced = seq
+        if advanced == watermark or len(seqs) < batch_size + 100:
+            return advanced
+        watermark = advanced
+
+
+def _scan_row(gate: Gate, scan: Scan, now: datetime) -> dict[str, Any]:
+    return {
+        "merchant_id": gate.merchant_id,
+        "gate_id": gate.id,
+        "scan_id": scan.scan_id,
+        "seq": scan.seq,
+        "scanned_at": _from_ms(scan.scanned_at),
+        "received_at": now,
+        "offline": scan.offline,
+        "direction": scan.direction,
+        "decision": scan.decision,
+        "reason": scan.reason,
+        "ticket_id": scan.ticket_id,
+        "event_id": scan.event_id,
+        "code_hash": scan.code_hash,
+        "entry_no": scan.entry_no,
+        "annuls": scan.annuls,
+    }
+
+
+def _scan_event(gate: Gate, scan: Scan) -> dict[str, Any]:
+    return {
+        "gate_id": gate.id,
+        "gate": gate.key,
+        "gate_name": gate.name,
+        "scan_id": scan.scan_id,
+        "scanned_at": _from_ms(scan.scanned_at).isoformat(),
+        "offline": scan.offline,
+        "direction": scan.direction,
+        "decision": scan.decision,
+        "reason": scan.reason,
+        "ticket_id": scan.ticket_id,
+    }
+
+
+def _jsonable(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value

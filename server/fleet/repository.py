@@ -1,0 +1,309 @@
+"""Every SQL statement of the fleet.
+
+Merchant-facing reads name their merchant (``scoped_select``/``get_owned``). The bridge's reads
+are by MQTT identity (site slug + gate key, or broker username): the broker authenticated the
+topic, and a gate's merchant comes from its row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Insert, and_, delete, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, selectinload
+
+from server.catalog.models import Event, TicketType, Venue, Zone, ticket_type_zones
+from server.fleet.models import (
+    EnrollmentState,
+    EnrollmentToken,
+    Gate,
+    GateCommand,
+    GateScan,
+    ListChange,
+    ListEntry,
+    ListName,
+    SiteList,
+)
+from server.tenancy import get_owned, scoped_select
+
+# --- catalog facts the fleet needs ------------------------------------------------------------
+
+
+def get_venue(session: Session, merchant_id: int, venue_id: int) -> Venue | None:
+    return get_owned(session, Venue, merchant_id, venue_id)
+
+
+def venue_by_slug(session: Session, slug: str) -> Venue | None:
+    return session.scalar(select(Venue).where(Venue.slug == slug))
+
+
+def get_zones(session: Session, merchant_id: int, zone_ids: Sequence[int]) -> Sequence[Zone]:
+    if not zone_ids:
+        return []
+    query = scoped_select(Zone, merchant_id).where(Zone.id.in_(zone_ids)).order_by(Zone.id)
+    return session.scalars(query).all()
+
+
+def venue_of_events(session: Session, event_ids: Iterable[int]) -> dict[int, Venue]:
+    """Event id -> its venue."""
+    ids = sorted(set(event_ids))
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(Event.id, Venue).join(Venue, Venue.id == Event.venue_id).where(Event.id.in_(ids))
+    ).all()
+    return {event_id: venue for event_id, venue in rows}
+
+
+def ticket_types_for_gate(
+    session: Session, merchant_id: int, venue_id: int, zone_ids: Sequence[int]
+) -> list[tuple[int, int]]:
+    """``(ticket_type_id, event_id)`` of the venue's ticket types a gate accepts: those opening
+    one of its zones, or every type of the venue's events when the gate guards no zone."""
+    query = (
+        select(TicketType.id, TicketType.event_id)
+        .join(Event, Event.id == TicketType.event_id)
+        .where(TicketType.merchant_id == merchant_id, Event.venue_id == venue_id)
+    )
+    if zone_ids:
+        opening = select(ticket_type_zones.c.ticket_type_id).where(
+            ticket_type_zones.c.zone_id.in_(zone_ids)
+        )
+        query = query.where(TicketType.id.in_(opening))
+    return [(row[0], row[1]) for row in session.execute(query.order_by(TicketType.id)).all()]
+
+
+# --- gates --------------------------------------------------------------------------------------
+
+
+def add(session: Session, row: object) -> None:
+    session.add(row)
+    session.flush()
+
+
+def get_gate(session: Session, merchant_id: int, gate_id: int) -> Gate | None:
+    return get_owned(session, Gate, merchant_id, gate_id)
+
+
+def list_gates(session: Session, merchant_id: int) -> Sequence[Gate]:
+    query = (
+        scoped_select(Gate, merchant_id)
+        .options(selectinload(Gate.venue), selectinload(Gate.zones))
+        .order_by(Gate.venue_id, Gate.key)
+    )
+    return session.scalars(query).all()
+
+
+def gate_key_taken(session: Session, venue_id: int, key: str) -> bool:
+    query = select(Gate.id).where(Gate.venue_id == venue_id, Gate.key == key)
+    return session.scalar(query) is not None
+
+
+def gate_by_topic(session: Session, site: str, key: str) -> Gate | None:
+    query = (
+        select(Gate)
+        .join(Venue, Venue.id == Gate.venue_id)
+        .where(Venue.slug == site, Gate.key == key)
+        .options(selectinload(Gate.venue))
+    )
+    return session.scalar(query)
+
+
+def gates_by_topics(
+    session: Session, pairs: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], Gate]:
+    """``(site slug, gate key) -> Gate`` for the pairs that exist, in one query."""
+    wanted = sorted(set(pairs))
+    if not wanted:
+        return {}
+    condition = or_(*(and_(Venue.slug == site, Gate.key == key) for site, key in wanted))
+    rows = session.execute(
+        select(Gate, Venue.slug).join(Venue, Venue.id == Gate.venue_id).where(condition)
+    ).all()
+    return {(slug, gate.key): gate for gate, slug in rows}
+
+
+def gate_by_username(session: Session, username: str) -> Gate | None:
+    query = select(Gate).where(Gate.mqtt_username == username).options(selectinload(Gate.venue))
+    return session.scalar(query)
+
+
+def enrolled_gates(session: Session) -> list[tuple[str, str, str, str]]:
+    """``(username, password hash, site slug, gate key)`` of every enrolled gate (all merchants:
+    the broker's files cover the whole platform)."""
+    query = (
+        select(Gate.mqtt_username, Gate.mqtt_password_hash, Venue.slug, Gate.key)
+        .join(Venue, Venue.id == Gate.venue_id)
+        .where(Gate.enrollment == EnrollmentState.ENROLLED)
+        .order_by(Gate.mqtt_username)
+    )
+    return [
+        (str(username), str(password_hash), slug, key)
+        for username, password_hash, slug, key in session.execute(query).all()
+        if username and password_hash
+    ]
+
+
+def update_gate_status(session: Session, gate_id: int, values: dict[str, Any]) -> None:
+    session.execute(update(Gate).where(Gate.id == gate_id).values(**values))
+
+
+# --- enrollment tokens --------------------------------------------------------------------------
+
+
+def token_by_hash(session: Session, token_hash: str) -> EnrollmentToken | None:
+    query = select(EnrollmentToken).where(EnrollmentToken.token_hash == token_hash)
+    return session.scalar(query.with_for_update())
+
+
+def spend_token(session: Session, token_id: int, now: datetime) -> bool:
+    """Mark the token used; False when another request spent it first."""
+    result = session.execute(
+        update(EnrollmentToken)
+        .where(EnrollmentToken.id == token_id, EnrollmentToken.used_at.is_(None))
+        .values(used_at=now)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+def drop_open_tokens(session: Session, gate_id: int, now: datetime) -> None:
+    session.execute(
+        update(EnrollmentToken)
+        .where(EnrollmentToken.gate_id == gate_id, EnrollmentToken.used_at.is_(None))
+        .values(used_at=now)
+    )
+
+
+# --- scans --------------------------------------------------------------------------------------
+
+
+def _insert_ignoring_duplicates(session: Session, table: Any) -> Insert:
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing(
+            index_elements=["gate_id", "scan_id"]
+        )
+    return sqlite.insert(table).on_conflict_do_nothing(index_elements=["gate_id", "scan_id"])
+
+
+def insert_scans(session: Session, rows: Sequence[dict[str, Any]]) -> set[tuple[int, str]]:
+    """Insert scans in one statement, skipping any ``(gate_id, scan_id)`` already stored;
+    returns the keys that were new."""
+    if not rows:
+        return set()
+    statement = _insert_ignoring_duplicates(session, GateScan.__table__).returning(
+        GateScan.gate_id, GateScan.scan_id
+    )
+    result = session.execute(statement, list(rows))
+    return {(gate_id, scan_id) for gate_id, scan_id in result.all()}
+
+
+def seqs_above(session: Session, gate_id: int, watermark: int, limit: int) -> list[int]:
+    query = (
+        select(GateScan.seq)
+        .where(GateScan.gate_id == gate_id, GateScan.seq > watermark)
+        .order_by(GateScan.seq)
+        .limit(limit)
+    )
+    return list(session.scalars(query).all())
+
+
+def latest_scans(
+    session: Session, merchant_id: int, *, limit: int, gate_id: int | None = None
+) -> Sequence[GateScan]:
+    query = scoped_select(GateScan, merchant_id)
+    if gate_id is not None:
+        query = query.where(GateScan.gate_id == gate_id)
+    return session.scalars(query.order_by(GateScan.id.desc()).limit(limit)).all()
+
+
+def count_scans(session: Session) -> int:
+    return int(session.scalar(select(func.count()).select_from(GateScan)) or 0)
+
+
+# --- commands -----------------------------------------------------------------------------------
+
+
+def command_by_command_id(session: Session, command_id: str) -> GateCommand | None:
+    return session.scalar(select(GateCommand).where(GateCommand.command_id == command_id))
+
+
+def list_commands(
+    session: Session, merchant_id: int, gate_id: int, limit: int
+) -> Sequence[GateCommand]:
+    query = (
+        scoped_select(GateCommand, merchant_id)
+        .where(GateCommand.gate_id == gate_id)
+        .order_by(GateCommand.id.desc())
+        .limit(limit)
+    )
+    return session.scalars(query).all()
+
+
+# --- site lists ---------------------------------------------------------------------------------
+
+
+def lock_site_list(session: Session, venue_id: int, name: ListName) -> SiteList | None:
+    """The list head, locked for this transaction (SQLite holds the write lock already)."""
+    query = select(SiteList).where(SiteList.venue_id == venue_id, SiteList.list == name)
+    return session.scalar(query.with_for_update())
+
+
+def get_site_list(session: Session, venue_id: int, name: ListName) -> SiteList | None:
+    query = select(SiteList).where(SiteList.venue_id == venue_id, SiteList.list == name)
+    return session.scalar(query)
+
+
+def site_lists(session: Session) -> Sequence[tuple[SiteList, str]]:
+    """Every list head with its site slug."""
+    query = select(SiteList, Venue.slug).join(Venue, Venue.id == SiteList.venue_id)
+    return [(head, slug) for head, slug in session.execute(query).all()]
+
+
+def existing_entries(
+    session: Session, venue_id: int, name: ListName, entries: Sequence[str]
+) -> set[str]:
+    if not entries:
+        return set()
+    query = select(ListEntry.entry).where(
+        ListEntry.venue_id == venue_id, ListEntry.list == name, ListEntry.entry.in_(entries)
+    )
+    return set(session.scalars(query).all())
+
+
+def delete_entries(session: Session, venue_id: int, name: ListName, entries: Sequence[str]) -> None:
+    if not entries:
+        return
+    session.execute(
+        delete(ListEntry).where(
+            ListEntry.venue_id == venue_id, ListEntry.list == name, ListEntry.entry.in_(entries)
+        )
+    )
+
+
+def entries_page(
+    session: Session, venue_id: int, name: ListName, *, offset: int, limit: int
+) -> Sequence[ListEntry]:
+    query = (
+        select(ListEntry)
+        .where(ListEntry.venue_id == venue_id, ListEntry.list == name)
+        .order_by(ListEntry.id)
+        .offset(offset)
+        .limit(limit)
+    )
+    return session.scalars(query).all()
+
+
+def changes_after(
+    session: Session, venue_id: int, name: ListName, version: int
+) -> Sequence[ListChange]:
+    query = (
+        select(ListChange)
+        .where(
+            ListChange.venue_id == venue_id, ListChange.list == name, ListChange.version > version
+        )
+        .order_by(ListChange.version, ListChange.id)
+    )
+    return session.scalars(query).all()
