@@ -182,6 +182,8 @@ class Kiosk:
         self._texts: queue.SimpleQueue[str] = queue.SimpleQueue()
         self._pending: dict[str, Decision] = {}
         self._debouncer = Debouncer()
+        #: scans ignored because the previous visitor had not walked through yet
+        self.busy_skipped = 0
         self._screen = texts_for(config.site.language)
         self.software = software_version()
         self.scan_store = KioskStore(config.store_path)
@@ -338,7 +340,15 @@ class Kiosk:
     # --- one scan --------------------------------------------------------------------------
 
     def handle_text(self, text: str) -> ScanOutcome | None:
-        """Debounce, decide, record durably, then drive the gate; never raises."""
+        """Debounce, decide, record durably, then drive the gate; never raises.
+
+        While an admitted visitor has not yet walked through, further scans are ignored (as
+        turnstiles do): the gate could not open for them, and a code still in view is read
+        again once the gate is free.
+        """
+        if self.gate.pending_token is not None and self.gate.mode is GateMode.NORMAL:
+            self.busy_skipped += 1
+            return None
         now = self._now_ms()
         if not self._debouncer.accept(text, now):
             return None
@@ -356,8 +366,9 @@ class Kiosk:
         if decision.admitted:
             if len(self._pending) >= _MAX_PENDING:
                 self._pending.pop(next(iter(self._pending)))
-            self._pending[outcome.scan_id] = decision
-            self.gate.admit(outcome.scan_id)
+            if self.gate.mode is not GateMode.FREE_PASSAGE:  # free passage: already open
+                self._pending[outcome.scan_id] = decision
+                self.gate.admit(outcome.scan_id)
             self._gossip(decision, now)
         else:
             self.gate.reject(decision.reason)
