@@ -111,9 +111,8 @@ def add_entries_used(session: Session, ticket_id: int, delta: int) -> None:
         update(Ticket)
         .where(Ticket.id == ticket_id)
         .values(entries_used=Ticket.entries_used + delta)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session="evaluate")
     )
-    session.expire_all()
 
 
 def valid_tickets_signed_with(session: Session, merchant_id: int, key_id: int) -> Sequence[Ticket]:

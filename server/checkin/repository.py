@@ -1,0 +1,181 @@
+"""Every SQL statement about check-in. The log is written only by :func:`add_record` (an
+INSERT); there is deliberately no update or delete of records here, and
+:mod:`server.checkin.guard` refuses them anywhere else."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import case, delete, func, select
+from sqlalchemy.orm import Session
+
+from server.checkin import guard
+from server.checkin.models import (
+    CheckerEventScope,
+    CheckinRecord,
+    CheckinResult,
+    CheckinSource,
+)
+from server.tenancy import get_owned, scoped_select
+from server.tickets.models import Ticket
+
+guard.install()
+
+# --- the log -----------------------------------------------------------------------------------
+
+
+def add_record(session: Session, record: CheckinRecord) -> CheckinRecord:
+    session.add(record)
+    session.flush()
+    return record
+
+
+def get_record(session: Session, merchant_id: int, record_id: int) -> CheckinRecord | None:
+    return get_owned(session, CheckinRecord, merchant_id, record_id)
+
+
+def record_by_scan_id(session: Session, merchant_id: int, scan_id: str) -> CheckinRecord | None:
+    query = scoped_select(CheckinRecord, merchant_id).where(CheckinRecord.scan_id == scan_id)
+    return session.scalar(query)
+
+
+def annulment_of(session: Session, record_id: int) -> CheckinRecord | None:
+    query = select(CheckinRecord).where(CheckinRecord.annuls_record_id == record_id).limit(1)
+    return session.scalar(query)
+
+
+@dataclass(frozen=True)
+class EntryCount:
+    """A ticket's admissions in the log: the highest entry number taken and how many entries
+    are in use (admissions minus annulled ones)."""
+
+    highest_entry_no: int
+    in_use: int
+
+
+def entry_count(session: Session, ticket_id: int) -> EntryCount:
+    counted = session.execute(
+        select(
+            func.coalesce(func.max(CheckinRecord.entry_no), 0),
+            func.count(CheckinRecord.entry_no),
+            func.count(CheckinRecord.annuls_record_id),
+        ).where(CheckinRecord.ticket_id == ticket_id)
+    ).one()
+    highest, admissions, annulments = counted
+    return EntryCount(int(highest or 0), int(admissions) - int(annulments))
+
+
+@dataclass(frozen=True)
+class RecordFilter:
+    event_id: int | None = None
+    checker_user_id: int | None = None
+    holder_phone: str | None = None
+    ticket_id: int | None = None
+    gate_id: int | None = None
+    source: CheckinSource | None = None
+    result: CheckinResult | None = None
+    conflict: bool | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def find_records(
+    session: Session, merchant_id: int, where: RecordFilter, *, limit: int, offset: int
+) -> Sequence[CheckinRecord]:
+    """Newest first; ``since`` inclusive, ``until`` exclusive, on the original scan time."""
+    query = scoped_select(CheckinRecord, merchant_id)
+    if where.holder_phone is not None:
+        query = query.join(Ticket, Ticket.id == CheckinRecord.ticket_id).where(
+            Ticket.holder_phone == where.holder_phone
+        )
+    for column, value in (
+        (CheckinRecord.event_id, where.event_id),
+        (CheckinRecord.checker_user_id, where.checker_user_id),
+        (CheckinRecord.ticket_id, where.ticket_id),
+        (CheckinRecord.gate_id, where.gate_id),
+        (CheckinRecord.source, where.source),
+        (CheckinRecord.result, where.result),
+        (CheckinRecord.conflict, where.conflict),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if where.since is not None:
+        query = query.where(CheckinRecord.scanned_at >= where.since)
+    if where.until is not None:
+        query = query.where(CheckinRecord.scanned_at < where.until)
+    query = query.order_by(CheckinRecord.scanned_at.desc(), CheckinRecord.id.desc())
+    return session.scalars(query.limit(limit).offset(offset)).all()
+
+
+@dataclass(frozen=True)
+class CheckerTotals:
+    checker_user_id: int
+    admitted: int
+    rejected: int
+    first_at: datetime
+    last_at: datetime
+
+
+def checker_totals(
+    session: Session,
+    merchant_id: int,
+    *,
+    event_id: int | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> list[CheckerTotals]:
+    """Per checker (people, not gates): admitted and rejected counts and the time span."""
+    admitted = func.sum(case((CheckinRecord.result == CheckinResult.ADMITTED, 1), else_=0))
+    rejected = func.sum(case((CheckinRecord.result == CheckinResult.REJECTED, 1), else_=0))
+    query = (
+        select(
+            CheckinRecord.checker_user_id,
+            admitted,
+            rejected,
+            func.min(CheckinRecord.scanned_at),
+            func.max(CheckinRecord.scanned_at),
+        )
+        .where(
+            CheckinRecord.merchant_id == merchant_id,
+            CheckinRecord.checker_user_id.is_not(None),
+        )
+        .group_by(CheckinRecord.checker_user_id)
+        .order_by(CheckinRecord.checker_user_id)
+    )
+    if event_id is not None:
+        query = query.where(CheckinRecord.event_id == event_id)
+    if since is not None:
+        query = query.where(CheckinRecord.scanned_at >= since)
+    if until is not None:
+        query = query.where(CheckinRecord.scanned_at < until)
+    return [
+        CheckerTotals(int(user_id), int(yes or 0), int(no or 0), first, last)
+        for user_id, yes, no, first, last in session.execute(query).all()
+    ]
+
+
+# --- checker scopes ----------------------------------------------------------------------------
+
+
+def scoped_events(session: Session, merchant_id: int, user_id: int) -> list[int]:
+    query = (
+        select(CheckerEventScope.event_id)
+        .where(CheckerEventScope.merchant_id == merchant_id, CheckerEventScope.user_id == user_id)
+        .order_by(CheckerEventScope.event_id)
+    )
+    return list(session.scalars(query).all())
+
+
+def replace_scoped_events(
+    session: Session, merchant_id: int, user_id: int, event_ids: Sequence[int]
+) -> None:
+    session.execute(
+        delete(CheckerEventScope).where(
+            CheckerEventScope.merchant_id == merchant_id, CheckerEventScope.user_id == user_id
+        )
+    )
+    for event_id in sorted(set(event_ids)):
+        session.add(CheckerEventScope(merchant_id=merchant_id, user_id=user_id, event_id=event_id))
+    session.flush()

@@ -1,0 +1,561 @@
+"""Check-in rules: every attempt becomes exactly one log row, and no ticket is admitted beyond
+its allowance, whoever checks it and however many check at once.
+
+How the allowance holds under concurrency: an admission that counts as an entry is inserted
+with ``entry_no`` = the highest entry number in the log + 1, inside a savepoint. The unique
+``(ticket_id, entry_no)`` constraint lets only one of several concurrent claims of the same
+entry in; a loser's insert fails (PostgreSQL makes it wait for the winner's commit first), its
+savepoint rolls back, and it reads the log again, now seeing the winner's entry, so it is
+refused with ``already_used`` (and that refusal is logged too). SQLite serialises writers with
+``BEGIN IMMEDIATE`` anyway. The ticket's ``entries_used`` counter moves in the same transaction.
+
+Gate scans (seam 3) follow pretix's rule: always stored, idempotent by scan id, and flagged as
+a conflict when the gate admitted what the server would have refused online.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from protocol import codes, reasons
+from protocol.reasons import Rejection
+from protocol.signing import Keyring, verify_ticket
+from server.accounts import repository as accounts_repo
+from server.accounts.models import MerchantRole
+from server.checkin import messages as _messages  # noqa: F401  (registers the texts)
+from server.checkin import repository as repo
+from server.checkin.models import (
+    CheckinMethod,
+    CheckinRecord,
+    CheckinResult,
+    CheckinSource,
+    Direction,
+)
+from server.checkin.rules import TicketFacts, entry_refusal, exit_refusal
+from server.clock import utc_now
+from server.errors import Conflict, NotFound
+from server.phones import normalize_phone
+from server.tickets import keys as ticket_keys
+from server.tickets import repository as tickets_repo
+from server.tickets.models import Ticket, TicketStatus
+from server.tickets.service import is_usable
+
+#: Times one check-in re-reads the log after losing a race for an entry number. Each loss
+#: means another check-in of the same ticket committed, so a handful is plenty.
+MAX_CLAIM_ATTEMPTS = 50
+CODE_HASH_LENGTH = 32
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who checks: a checker (app), the back office, or a gate."""
+
+    source: CheckinSource
+    checker_user_id: int | None = None
+    device_id: str = ""
+    gate_id: int | None = None
+    #: Events a restricted checker may check; None: every event of the merchant.
+    allowed_events: frozenset[int] | None = None
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One check-in attempt's circumstances."""
+
+    method: CheckinMethod
+    direction: Direction
+    #: When it happened (a gate's or offline app's original time).
+    scanned_at: datetime
+    #: When the server got it.
+    received_at: datetime
+    offline: bool = False
+    scan_id: str | None = None
+    #: The event being checked; a ticket of another event is refused.
+    event_id: int | None = None
+    presented: str = ""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    record: CheckinRecord
+    ticket: Ticket | None
+
+    @property
+    def admitted(self) -> bool:
+        return self.record.result is CheckinResult.ADMITTED
+
+
+# --- the core: one attempt, one row ------------------------------------------------------------
+
+
+def check_in(
+    session: Session, merchant_id: int, ticket: Ticket, actor: Actor, attempt: Attempt
+) -> CheckinRecord:
+    """Admit or refuse ``ticket`` and log it; never beyond the ticket's allowance."""
+    if attempt.scan_id is not None:
+        earlier = repo.record_by_scan_id(session, merchant_id, attempt.scan_id)
+        if earlier is not None:
+            return earlier
+    if attempt.direction is Direction.OUT:
+        refusal = exit_refusal(
+            _facts(ticket, ticket.entries_used),
+            event_id=attempt.event_id,
+            allowed_events=actor.allowed_events,
+        )
+        return _log(session, merchant_id, actor, attempt, ticket, refusal)
+    for _ in range(MAX_CLAIM_ATTEMPTS):
+        count = repo.entry_count(session, ticket.id)
+        refusal = entry_refusal(
+            _facts(ticket, count.in_use),
+            attempt.scanned_at,
+            event_id=attempt.event_id,
+            allowed_events=actor.allowed_events,
+        )
+        if refusal is not None:
+            return _log(session, merchant_id, actor, attempt, ticket, refusal)
+        record = _try_insert(
+            session,
+            _record(merchant_id, actor, attempt, ticket, None, entry_no=count.highest_entry_no + 1),
+        )
+        if record is not None:
+            tickets_repo.add_entries_used(session, ticket.id, 1)
+            return record
+        if attempt.scan_id is not None:
+            earlier = repo.record_by_scan_id(session, merchant_id, attempt.scan_id)
+            if earlier is not None:
+                return earlier
+    raise Conflict("checkin.busy")
+
+
+def log_unmatched(
+    session: Session, merchant_id: int, actor: Actor, attempt: Attempt, reason: str
+) -> CheckinRecord:
+    """Log an attempt that matched no ticket (bad credential, unknown or mistyped code)."""
+    if attempt.scan_id is not None:
+        earlier = repo.record_by_scan_id(session, merchant_id, attempt.scan_id)
+        if earlier is not None:
+            return earlier
+    return _log(session, merchant_id, actor, attempt, None, reason)
+
+
+def _facts(ticket: Ticket, in_use: int) -> TicketFacts:
+    return TicketFacts(
+        event_id=ticket.event_id,
+        status=ticket.status,
+        valid_from=ticket.valid_from,
+        valid_until=ticket.valid_until,
+        entries_allowed=ticket.entries_allowed,
+        entries_in_use=in_use,
+    )
+
+
+def _record(
+    merchant_id: int,
+    actor: Actor,
+    attempt: Attempt,
+    ticket: Ticket | None,
+    refusal: str | None,
+    *,
+    entry_no: int | None = None,
+    conflict_reason: str = "",
+    annuls_record_id: int | None = None,
+    reason: str | None = None,
+    result: CheckinResult | None = None,
+) -> CheckinRecord:
+    if result is None:
+        result = CheckinResult.REJECTED if refusal else CheckinResult.ADMITTED
+    return CheckinRecord(
+        merchant_id=merchant_id,
+        ticket_id=None if ticket is None else ticket.id,
+        event_id=ticket.event_id if ticket is not None else attempt.event_id,
+        source=actor.source,
+        method=attempt.method,
+        checker_user_id=actor.checker_user_id,
+        gate_id=actor.gate_id,
+        device_id=actor.device_id[:64],
+        scan_id=attempt.scan_id,
+        presented=attempt.presented[:64],
+        direction=attempt.direction,
+        result=result,
+        reason=reason or refusal or reasons.ADMITTED,
+        entry_no=entry_no,
+        annuls_record_id=annuls_record_id,
+        offline=attempt.offline,
+        conflict=bool(conflict_reason),
+        conflict_reason=conflict_reason,
+        scanned_at=attempt.scanned_at,
+        received_at=attempt.received_at,
+    )
+
+
+def _log(
+    session: Session,
+    merchant_id: int,
+    actor: Actor,
+    attempt: Attempt,
+    ticket: Ticket | None,
+    refusal: str | None,
+) -> CheckinRecord:
+    record = _try_insert(session, _record(merchant_id, actor, attempt, ticket, refusal))
+    if record is not None:
+        return record
+    # Only a scan id can collide here: the same scan arrived twice at once.
+    assert attempt.scan_id is not None
+    earlier = repo.record_by_scan_id(session, merchant_id, attempt.scan_id)
+    assert earlier is not None
+    return earlier
+
+
+def _try_insert(session: Session, record: CheckinRecord) -> CheckinRecord | None:
+    """Insert in a savepoint; None when a unique constraint refused it."""
+    try:
+        with session.begin_nested():
+            return repo.add_record(session, record)
+    except IntegrityError:
+        # The savepoint's rollback also expunges the refused object from the session.
+        return None
+
+
+# --- gate scans (seam 3) -----------------------------------------------------------------------
+
+
+def record_gate_scan(
+    session: Session,
+    *,
+    merchant_id: int,
+    ticket_id: int | None,
+    code: str | None,
+    gate_id: int,
+    scan_id: str,
+    scanned_at: datetime,
+    offline: bool,
+    direction: str,
+    gate_decision: str,
+    gate_reason: str,
+    annuls: str | None = None,
+    now: datetime | None = None,
+) -> CheckinRecord:
+    """Store a gate's decided scan; idempotent by ``scan_id``; always stores.
+
+    ``code`` is a typed 12-digit code or the allowlist hash of one. A gate admission counts as
+    an entry when the server agrees; otherwise it is stored with ``conflict`` set and
+    ``conflict_reason`` saying what the server would have refused (``already_used``,
+    ``revoked``, ``unknown_ticket``, ...). A ``not_passed`` rejection naming the admission it
+    ``annuls`` (a scan id) gives that entry back.
+    """
+    earlier = repo.record_by_scan_id(session, merchant_id, scan_id)
+    if earlier is not None:
+        return earlier
+    ticket = _gate_ticket(session, merchant_id, ticket_id, code)
+    actor = Actor(source=CheckinSource.GATE, gate_id=gate_id)
+    attempt = Attempt(
+        method=CheckinMethod.CREDENTIAL if ticket_id is not None else CheckinMethod.CODE,
+        direction=Direction(direction),
+        scanned_at=scanned_at,
+        received_at=now or utc_now(),
+        offline=offline,
+        scan_id=scan_id,
+        presented="" if ticket is not None else (code or str(ticket_id or ""))[:64],
+    )
+    if gate_decision != CheckinResult.ADMITTED.value:
+        return _gate_rejection(session, merchant_id, actor, attempt, ticket, gate_reason, annuls)
+    if ticket is None:
+        return _store_gate(
+            session,
+            merchant_id,
+            _record(
+                merchant_id,
+                actor,
+                attempt,
+                None,
+                None,
+                conflict_reason=reasons.UNKNOWN_TICKET,
+                reason=gate_reason,
+            ),
+        )
+    if attempt.direction is Direction.OUT:
+        return _store_gate(
+            session,
+            merchant_id,
+            _record(merchant_id, actor, attempt, ticket, None, reason=gate_reason),
+        )
+    for _ in range(MAX_CLAIM_ATTEMPTS):
+        count = repo.entry_count(session, ticket.id)
+        refusal = entry_refusal(_facts(ticket, count.in_use), scanned_at)
+        if refusal is not None:
+            flagged = _record(
+                merchant_id,
+                actor,
+                attempt,
+                ticket,
+                None,
+                conflict_reason=refusal,
+                reason=gate_reason,
+            )
+            return _store_gate(session, merchant_id, flagged)
+        counted = _record(
+            merchant_id,
+            actor,
+            attempt,
+            ticket,
+            None,
+            entry_no=count.highest_entry_no + 1,
+            reason=gate_reason,
+        )
+        record = _try_insert(session, counted)
+        if record is not None:
+            tickets_repo.add_entries_used(session, ticket.id, 1)
+            return record
+        earlier = repo.record_by_scan_id(session, merchant_id, scan_id)
+        if earlier is not None:
+            return earlier
+    raise Conflict("checkin.busy")
+
+
+def _gate_rejection(
+    session: Session,
+    merchant_id: int,
+    actor: Actor,
+    attempt: Attempt,
+    ticket: Ticket | None,
+    gate_reason: str,
+    annuls: str | None,
+) -> CheckinRecord:
+    annulled: CheckinRecord | None = None
+    if gate_reason == reasons.NOT_PASSED and annuls:
+        target = repo.record_by_scan_id(session, merchant_id, annuls)
+        if (
+            target is not None
+            and target.entry_no is not None
+            and repo.annulment_of(session, target.id) is None
+        ):
+            annulled = target
+    if annulled is not None and ticket is None and annulled.ticket_id is not None:
+        ticket = tickets_repo.get_ticket(session, merchant_id, annulled.ticket_id)
+    record = _record(
+        merchant_id,
+        actor,
+        attempt,
+        ticket,
+        gate_reason,
+        annuls_record_id=None if annulled is None else annulled.id,
+    )
+    stored = _store_gate(session, merchant_id, record)
+    if annulled is not None and stored is record and annulled.ticket_id is not None:
+        tickets_repo.add_entries_used(session, annulled.ticket_id, -1)
+    return stored
+
+
+def _store_gate(session: Session, merchant_id: int, record: CheckinRecord) -> CheckinRecord:
+    stored = _try_insert(session, record)
+    if stored is not None:
+        return stored
+    assert record.scan_id is not None
+    earlier = repo.record_by_scan_id(session, merchant_id, record.scan_id)
+    assert earlier is not None, "a gate record was refused for a reason other than its scan id"
+    return earlier
+
+
+def _gate_ticket(
+    session: Session, merchant_id: int, ticket_id: int | None, code: str | None
+) -> Ticket | None:
+    if ticket_id is not None:
+        return tickets_repo.get_ticket(session, merchant_id, ticket_id)
+    if not code:
+        return None
+    digits = codes.normalize(code)
+    if digits is not None:
+        return tickets_repo.get_ticket_by_code(session, merchant_id, digits)
+    if len(code) == CODE_HASH_LENGTH:
+        return tickets_repo.get_ticket_by_code_hash(session, merchant_id, code.lower())
+    return None
+
+
+# --- checker and back-office flows -------------------------------------------------------------
+
+
+def checker_actor(
+    session: Session,
+    merchant_id: int,
+    user_id: int,
+    role: MerchantRole,
+    *,
+    source: CheckinSource,
+    device_id: str = "",
+) -> Actor:
+    """The actor for a member: checkers restricted to events carry their event list."""
+    allowed: frozenset[int] | None = None
+    if role is MerchantRole.CHECKER:
+        scoped = repo.scoped_events(session, merchant_id, user_id)
+        allowed = frozenset(scoped) if scoped else None
+    return Actor(
+        source=source, checker_user_id=user_id, device_id=device_id, allowed_events=allowed
+    )
+
+
+def check_credential(
+    session: Session, merchant_id: int, actor: Actor, credential: str, attempt: Attempt
+) -> Outcome:
+    """Verify a scanned credential with the merchant's keyring, then check the ticket in."""
+    attempt = replace(attempt, method=CheckinMethod.CREDENTIAL)
+    keyring = Keyring.from_dict(
+        {
+            str(k): v
+            for k, v in ticket_keys.keyring_for_merchant(
+                session, merchant_id, attempt.received_at
+            ).items()
+        }
+    )
+    verified = verify_ticket(credential, keyring)
+    if isinstance(verified, Rejection):
+        return Outcome(log_unmatched(session, merchant_id, actor, attempt, verified.reason), None)
+    ticket = tickets_repo.get_ticket(session, merchant_id, verified.claims.ticket_id)
+    if ticket is None:
+        return Outcome(
+            log_unmatched(session, merchant_id, actor, attempt, reasons.UNKNOWN_TICKET), None
+        )
+    return Outcome(check_in(session, merchant_id, ticket, actor, attempt), ticket)
+
+
+def find_by_code(session: Session, merchant_id: int, code_text: str) -> Ticket | str:
+    """The ticket with this typed code, or the reason code why there is none."""
+    digits = codes.normalize(code_text)
+    if digits is None:
+        return reasons.MALFORMED
+    if not codes.is_valid(digits):
+        return reasons.BAD_CHECK_DIGIT
+    ticket = tickets_repo.get_ticket_by_code(session, merchant_id, digits)
+    return reasons.UNKNOWN_TICKET if ticket is None else ticket
+
+
+def check_code(
+    session: Session, merchant_id: int, actor: Actor, code_text: str, attempt: Attempt
+) -> Outcome:
+    """Check in the ticket with a typed 12-digit code."""
+    attempt = replace(attempt, method=CheckinMethod.CODE)
+    found = find_by_code(session, merchant_id, code_text)
+    if isinstance(found, str):
+        presented = replace(attempt, presented=code_text.strip()[:64])
+        return Outcome(log_unmatched(session, merchant_id, actor, presented, found), None)
+    return Outcome(check_in(session, merchant_id, found, actor, attempt), found)
+
+
+def check_tickets(
+    session: Session,
+    merchant_id: int,
+    actor: Actor,
+    ticket_ids: Sequence[int],
+    attempt: Attempt,
+) -> list[Outcome]:
+    """Check in chosen tickets, each its own log row (404 if any is not the merchant's)."""
+    attempt = replace(attempt, method=CheckinMethod.TICKET, scan_id=None)
+    tickets = [
+        _owned_ticket(session, merchant_id, ticket_id) for ticket_id in dict.fromkeys(ticket_ids)
+    ]
+    return [Outcome(check_in(session, merchant_id, t, actor, attempt), t) for t in tickets]
+
+
+def usable_tickets_of_phone(
+    session: Session, merchant_id: int, phone_text: str, event_id: int | None, now: datetime
+) -> list[Ticket]:
+    """A phone's tickets that could enter now (valid, in their window, entries left)."""
+    phone = normalize_phone(phone_text)
+    tickets = tickets_repo.find_tickets(
+        session,
+        merchant_id,
+        event_id=event_id,
+        holder_phone=phone,
+        status=TicketStatus.VALID,
+        limit=500,
+    )
+    return [t for t in tickets if is_usable(t, now)]
+
+
+def holder_tickets(session: Session, merchant_id: int, code_text: str) -> list[Ticket]:
+    """The ticket with this code and every other ticket of its holder for the same event
+    (same holder phone; without a phone, the same order)."""
+    found = find_by_code(session, merchant_id, code_text)
+    if isinstance(found, str):
+        raise NotFound("tickets.ticket_not_found", detail={"reason": found})
+    if found.holder_phone:
+        tickets = tickets_repo.find_tickets(
+            session,
+            merchant_id,
+            event_id=found.event_id,
+            holder_phone=found.holder_phone,
+            limit=500,
+        )
+    else:
+        tickets = [
+            t
+            for t in tickets_repo.tickets_of_order(session, merchant_id, found.order_id)
+            if t.event_id == found.event_id
+        ]
+    return list(tickets)
+
+
+def _owned_ticket(session: Session, merchant_id: int, ticket_id: int) -> Ticket:
+    ticket = tickets_repo.get_ticket(session, merchant_id, ticket_id)
+    if ticket is None:
+        raise NotFound("tickets.ticket_not_found", detail={"ticket_id": ticket_id})
+    return ticket
+
+
+# --- records, statistics, checker scopes -------------------------------------------------------
+
+
+def get_record(session: Session, merchant_id: int, record_id: int) -> CheckinRecord:
+    record = repo.get_record(session, merchant_id, record_id)
+    if record is None:
+        raise NotFound("checkin.record_not_found")
+    return record
+
+
+def find_records(
+    session: Session,
+    merchant_id: int,
+    where: repo.RecordFilter,
+    *,
+    phone_text: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[CheckinRecord]:
+    if phone_text:
+        where = replace(where, holder_phone=normalize_phone(phone_text))
+    return list(repo.find_records(session, merchant_id, where, limit=limit, offset=offset))
+
+
+def checker_totals(
+    session: Session,
+    merchant_id: int,
+    *,
+    event_id: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[repo.CheckerTotals]:
+    return repo.checker_totals(session, merchant_id, event_id=event_id, since=since, until=until)
+
+
+def checker_events(session: Session, merchant_id: int, user_id: int) -> list[int]:
+    _require_checker(session, merchant_id, user_id)
+    return repo.scoped_events(session, merchant_id, user_id)
+
+
+def set_checker_events(
+    session: Session, merchant_id: int, user_id: int, event_ids: Sequence[int]
+) -> list[int]:
+    """Restrict a checker to ``event_ids`` (empty: every event)."""
+    _require_checker(session, merchant_id, user_id)
+    repo.replace_scoped_events(session, merchant_id, user_id, event_ids)
+    return repo.scoped_events(session, merchant_id, user_id)
+
+
+def _require_checker(session: Session, merchant_id: int, user_id: int) -> None:
+    membership = accounts_repo.get_membership_of_user(session, merchant_id, user_id)
+    if membership is None or membership.role is not MerchantRole.CHECKER:
+        raise NotFound("checkin.checker_not_found")

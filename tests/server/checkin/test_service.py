@@ -1,0 +1,312 @@
+"""Check-in rules against a real database: allowance, concurrency, revocation, gate scans."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from protocol import reasons
+from protocol.allowlist import hash_code
+from server.checkin import service
+from server.checkin.guard import AppendOnlyViolation
+from server.checkin.models import (
+    CheckinMethod,
+    CheckinRecord,
+    CheckinResult,
+    CheckinSource,
+    Direction,
+)
+from server.checkin.service import Actor, Attempt
+from server.clock import ManualClock
+from server.db import Database
+from server.tickets import keys
+from server.tickets import repository as tickets_repo
+from server.tickets import service as tickets_service
+from server.tickets.models import Ticket
+from tests.server.helpers import AccountFactory
+from tests.server.tickets.orders import FakeTicketType, issue
+
+CHECKER = Actor(source=CheckinSource.CHECKER, device_id="phone-1")
+CONCURRENT_REDEEMS = 50
+
+
+def _attempt(now: datetime, **changes: object) -> Attempt:
+    values: dict[str, object] = {
+        "method": CheckinMethod.TICKET,
+        "direction": Direction.IN,
+        "scanned_at": now,
+        "received_at": now,
+    }
+    values.update(changes)
+    return Attempt(**values)  # type: ignore[arg-type]
+
+
+def _redeem(database: Database, merchant_id: int, ticket_id: int, now: datetime) -> CheckinRecord:
+    with database.sessions.begin() as session:
+        ticket = tickets_repo.get_ticket(session, merchant_id, ticket_id)
+        assert ticket is not None
+        return service.check_in(session, merchant_id, ticket, CHECKER, _attempt(now))
+
+
+def _records(database: Database, ticket_id: int) -> list[CheckinRecord]:
+    with database.sessions() as session:
+        query = select(CheckinRecord).where(CheckinRecord.ticket_id == ticket_id)
+        return list(session.scalars(query.order_by(CheckinRecord.id)).all())
+
+
+def _ticket(database: Database, merchant_id: int, ticket_id: int) -> Ticket:
+    with database.sessions() as session:
+        ticket = tickets_repo.get_ticket(session, merchant_id, ticket_id)
+        assert ticket is not None
+        return ticket
+
+
+def test_fifty_concurrent_redeems_admit_exactly_one(
+    database: Database, accounts: AccountFactory, clock: ManualClock
+) -> None:
+    shop = accounts.merchant()
+    (ticket,) = issue(database, shop.merchant_id, now=clock())
+    barrier = threading.Barrier(CONCURRENT_REDEEMS)
+    results: list[tuple[str, str]] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def redeem() -> None:
+        try:
+            barrier.wait()
+            record = _redeem(database, shop.merchant_id, ticket.id, clock())
+            with lock:
+                results.append((record.result.value, record.reason))
+        except BaseException as exc:
+            with lock:
+                errors.append(exc)
+
+    threads = [threading.Thread(target=redeem) for _ in range(CONCURRENT_REDEEMS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert Counter(results) == {
+        ("admitted", reasons.ADMITTED): 1,
+        ("rejected", reasons.ALREADY_USED): CONCURRENT_REDEEMS - 1,
+    }
+    rows = _records(database, ticket.id)
+    assert len(rows) == CONCURRENT_REDEEMS
+    assert [row.entry_no for row in rows if row.entry_no is not None] == [1]
+    assert _ticket(database, shop.merchant_id, ticket.id).entries_used == 1
+
+
+def test_a_ticket_with_n_entries_admits_n_times(
+    database: Database, accounts: AccountFactory, clock: ManualClock
+) -> None:
+    shop = accounts.merchant()
+    (ticket,) = issue(
+        database, shop.merchant_id, now=clock(), ticket_type=FakeTicketType(entries_allowed=3)
+    )
+    outcomes = [_redeem(database, shop.merchant_id, ticket.id, clock()) for _ in range(4)]
+    assert [o.reason for o in outcomes] == [reasons.ADMITTED] * 3 + [reasons.ALREADY_USED]
+    assert [o.entry_no for o in outcomes] == [1, 2, 3, None]
+
+
+def test_unlimited_tickets_keep_counting(
+    database: Database, accounts: AccountFactory, clock: ManualClock
+) -> None:
+    shop = accounts.merchant()
+    (ticket,) = issue(
+        database, shop.merchant_id, now=clock(), ticket_type=FakeTicketType(entries_allowed=0)
+    )
+    outcomes = [_redeem(database, shop.merchant_id, ticket.id, clock()) for _ in range(5)]
+    assert all(o.result is CheckinResult.ADMITTED for o in outcomes)
+    assert _ticket(database, shop.merchant_id, ticket.id).entries_used == 5
+
+
+def test_a_revoked_ticket_is_refused_and_the_refusal_logged(
+    database: Database, accounts: AccountFactory, clock: ManualClock
+) -> None:
+    shop = accounts.merchant()
+    (ticket,) = issue(database, shop.merchant_id, now=clock())
+    with database.sessions.begin() as session:
+        tickets_service.revoke_tickets(session, shop.merchant_id, [ticket.id], "refund", clock())
+    record = _redeem(database, shop.merchant_id, ticket.id, clock())
+    assert (record.result, record.reason) == (CheckinResult.REJECTED, reasons.REVOKED)
+    assert len(_records(database, ticket.id)) == 1
+
+
+def test_the_validity_window_is_judged_at_the_scan_time(
+    database: Database, accounts: AccountFactory, clock: ManualClock
+) -> None:
+    shop = accounts.merchant()
+    window = FakeTicketType(
+        valid_from=clock() + timedelta(hours=1), valid_until=clock() + timedelta(hours=2)
+    )
+    (ticket,) = issue(database, shop.merchant_id, now=clock(), ticket_type=window)
+    assert _redeem(database, shop.merchant_id, ticket.id, clock()).reason == reasons.NOT_YET_VALID
+    late = clock() + timedelta(hours=3)
+    assert _redeem(database, shop.merchant_id, ticket.id, late).reason == reasons.EXPIRED
+    inside = clock() + timedelta(minutes=90)
+    assert _redeem(database, shop.merchant_id, ticket.id, inside).reason == reasons.ADMITTED
+
+
+def test_the_log_is_append_only(
+    database: Database, accounts: AccountFactory, clock: ManualClock
+) -> None:
+    shop = accounts.merchant()
+    (ticket,) = issue(database, shop.merchant_id, now=clock())
+    record = _redeem(database, shop.merchant_id, ticket.id, clock())
+    with database.sessions() as session:
+        stored = session.get(CheckinRecord, record.id)
+        assert stored is not None
+        stored.reason = "edited"
+        with pytest.raises(AppendOnlyViolation):
+            session.flush()
+        session.rollback()
+        with pytest.raises(AppendOnlyViolation):
+            session.execute(update(CheckinRecord).values(reason="edited"))
+        session.rollback()
+        stored = session.get(CheckinRecord, record.id)
+        session.delete(stored)
+        with pytest.raises(AppendOnlyViolation):
+            session.flush()
+
+
+# --- gate scans --------------------------------------------------------------------------------
+
+
+def _gate_scan(
+    session: Session, merchant_id: int, now: datetime, **changes: object
+) -> CheckinRecord:
+    values: dict[str, object] = {
+        "merchant_id": merchant_id,
+        "ticket_id": None,
+        "code": None,
+        "gate_id": 3,
+        "scan_id": "scan-1",
+        "scanned_at": now,
+        "offline": False,
+        "direction": "in",
+        "gate_decision": "admitted",
+        "gate_reason": reasons.ADMITTED,
+        "now": now,
+    }
+    values.update(changes)
+    return service.record_gate_scan(session, **values)  # type: ignore[arg-type]
+
+
+def test_a_gate_scan_is_stored_once_per_scan_id(
+    database: Database, accounts: AccountFactory, clock: ManualClock
+) -> None:
+    shop = accounts.merchant()
+    (ticket,) = issue(database, shop.merchant_id, now=clock())
+    with database.sessions.begin() as session:
+        first = _gate_scan(session, shop.merchant_id, clock(), ticket_id=ticket.id)
+    with database.sessions.begin() as session:
+        again = _gate_scan(session, shop.merchant_id, clock(), ticket_id=ticket.id)
+    assert again.id == first.id
+    assert (first.entry_no, first.conflict, first.source) == (1, False, CheckinSource.GATE)
+    assert len(_records(database, ticket.id)) == 1
+
+
+def test_offline_admissions_beyond_the_allowance_are_stored_and_flagged(
+    database: Database, accounts: AccountFactory, clock: ManualClock
+) -> None:
+    shop = accounts.merchant()
+    (ticket,) = issue(database, shop.merchant_id, now=clock())
+    with database.sessions.begin() as session:
+        online = _gate_scan(session, shop.merchant_id, clock(), ticket_id=ticket.id, scan_id="a")
+        offline = _gate_scan(
+            session,
+            shop.merchant_id,
+            clock() - timedelta(hours=1),
+            ticket_id=ticket.id,
+            scan_id="b",
+            offline=True,
+        )
+    assert (online.conflict, offline.conflict) == (False, True)
+    assert offline.conflict_reason == reasons.ALREADY_USED
+    assert (offline.result, offline.offline, offline.entry_no) == (
+        CheckinResult.ADMITTED,
+        True,
+        None,
+    )
+    assert offline.scanned_at == clock() - timedelta(hours=1)
+
+
+def test_gate_admissions_of_revoked_or_unknown_tickets_are_conflicts(
+    database: Database, accounts: AccountFactory, clock: ManualClock
+) -> None:
+    shop = accounts.merchant()
+    (ticket,) = issue(database, shop.merchant_id, now=clock())
+    with database.sessions.begin() as session:
+        tickets_service.revoke_tickets(session, shop.merchant_id, [ticket.id], "refund", clock())
+        revoked = _gate_scan(session, shop.merchant_id, clock(), ticket_id=ticket.id, scan_id="r")
+        unknown = _gate_scan(session, shop.merchant_id, clock(), code="123456789018", scan_id="u")
+    assert (revoked.conflict_reason, unknown.conflict_reason) == (
+        reasons.REVOKED,
+        reasons.UNKNOWN_TICKET,
+    )
+    assert unknown.ticket_id is None and unknown.presented == "123456789018"
+
+
+def test_a_gate_scan_finds_a_typed_code_by_its_hash(
+    database: Database, accounts: AccountFactory, clock: ManualClock
+) -> None:
+    shop = accounts.merchant()
+    (ticket,) = issue(database, shop.merchant_id, now=clock())
+    with database.sessions.begin() as session:
+        salt = keys.code_salt_for_merchant(session, shop.merchant_id)
+        record = _gate_scan(session, shop.merchant_id, clock(), code=hash_code(ticket.code, salt))
+    assert (record.ticket_id, record.method, record.conflict) == (
+        ticket.id,
+        CheckinMethod.CODE,
+        False,
+    )
+
+
+def test_a_gate_rejection_is_stored_without_conflict(
+    database: Database, accounts: AccountFactory, clock: ManualClock
+) -> None:
+    shop = accounts.merchant()
+    with database.sessions.begin() as session:
+        record = _gate_scan(
+            session,
+            shop.merchant_id,
+            clock(),
+            gate_decision="rejected",
+            gate_reason=reasons.BAD_SIGNATURE,
+        )
+    assert (record.result, record.reason, record.conflict) == (
+        CheckinResult.REJECTED,
+        reasons.BAD_SIGNATURE,
+        False,
+    )
+
+
+def test_not_passed_gives_the_entry_back_once(
+    database: Database, accounts: AccountFactory, clock: ManualClock
+) -> None:
+    shop = accounts.merchant()
+    (ticket,) = issue(database, shop.merchant_id, now=clock())
+    with database.sessions.begin() as session:
+        _gate_scan(session, shop.merchant_id, clock(), ticket_id=ticket.id, scan_id="in-1")
+        for scan_id in ("annul-1", "annul-2"):
+            _gate_scan(
+                session,
+                shop.merchant_id,
+                clock(),
+                ticket_id=ticket.id,
+                scan_id=scan_id,
+                gate_decision="rejected",
+                gate_reason=reasons.NOT_PASSED,
+                annuls="in-1",
+            )
+    assert _ticket(database, shop.merchant_id, ticket.id).entries_used == 0
+    again = _redeem(database, shop.merchant_id, ticket.id, clock())
+    assert (again.reason, again.entry_no) == (reasons.ADMITTED, 2)
+    assert _redeem(database, shop.merchant_id, ticket.id, clock()).reason == reasons.ALREADY_USED
