@@ -10,9 +10,13 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +24,15 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from kiosk.app import Kiosk
 from kiosk.config import KioskConfig, load_config
-from kiosk.store import KioskStore
+from kiosk.outbox import scan_payload
+from kiosk.simulate import simulated_hardware
+from kiosk.store import KioskStore, ScanRecord
 from protocol import messages, topics
 from protocol.credential import TicketClaims
 from protocol.signing import Keyring, SigningKey, sign_ticket
+from tests.conftest import REPO_ROOT
 
 SITE = "expo-hall"
 GATE = "north-1"
@@ -112,11 +120,18 @@ class FakeServer:
         self.results: list[messages.CommandResult] = []
         self.admissions: list[messages.Admission] = []
         self._lock = threading.Condition()
+        #: gate -> scan ids stored and not yet acknowledged (acked in batches, like the server)
+        self._to_ack: dict[str, list[str]] = {}
+        self._closed = threading.Event()
         host, port = url.removeprefix("mqtt://").split(":")
+        # a persistent session, like the real server's: the broker queues scans for it while
+        # it is away (a broker restart included)
         client = paho.Client(
             callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=f"fake-server-{messages.new_id()[:8]}",
+            clean_session=False,
         )
+        client.reconnect_delay_set(0.2, 2)
         client.on_connect = self._on_connect
         client.on_message = self._on_message
         client.connect(host, int(port))
@@ -125,6 +140,23 @@ class FakeServer:
         client.loop_start()
         if not self._connected.wait(10):
             raise RuntimeError("fake server could not connect")
+        self._acker = threading.Thread(target=self._ack_batches, daemon=True)
+        self._acker.start()
+
+    def _ack_batches(self) -> None:
+        """Every 10 ms, acknowledge what was stored since (one scan_ack per 1000 ids)."""
+        while not self._closed.wait(0.01):
+            with self._lock:
+                batches, self._to_ack = self._to_ack, {}
+            for gate, scan_ids in batches.items():
+                for start in range(0, len(scan_ids), messages.MAX_SCAN_IDS_PER_ACK):
+                    ack = messages.ScanAck(
+                        gate=gate,
+                        scan_ids=scan_ids[start : start + messages.MAX_SCAN_IDS_PER_ACK],
+                        watermark=0,
+                        ts=now_ms(),
+                    )
+                    self.client.publish(self.topics.acks(gate), messages.encode(ack), qos=1)
 
     def _on_connect(self, client: paho.Client, *args: Any) -> None:
         for kind in (topics.SCANS, topics.STATUS, topics.RESULTS, topics.ADMISSIONS):
@@ -141,13 +173,7 @@ class FakeServer:
                     self.scans[message.scan_id] = message
                     self.order.append(message.scan_id)
                 if self.ack:
-                    ack = messages.ScanAck(
-                        gate=message.gate,
-                        scan_ids=[message.scan_id],
-                        watermark=0,
-                        ts=int(time.time() * 1000),
-                    )
-                    client.publish(self.topics.acks(message.gate), messages.encode(ack), qos=1)
+                    self._to_ack.setdefault(message.gate, []).append(message.scan_id)
             elif isinstance(message, messages.Status):
                 self.statuses.append(message)
             elif isinstance(message, messages.CommandResult):
@@ -174,6 +200,8 @@ class FakeServer:
         self.client.publish(topic, payload, qos=1)
 
     def close(self) -> None:
+        self._closed.set()
+        self._acker.join(2)
         self.client.disconnect()
         self.client.loop_stop()
 
@@ -196,3 +224,62 @@ def fake_server(mqtt_url: str) -> Iterator[FakeServer]:
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
+
+
+def fill_outbox(config: KioskConfig, count: int) -> list[str]:
+    """Queue ``count`` decided scans in the kiosk's outbox (one transaction), as a kiosk does
+    while the broker is unreachable; returns their scan ids in seq order."""
+    gate = config.site.gate
+    scan_ids = []
+    with KioskStore(config.store_path) as store, store.transaction():
+        for index in range(count):
+            scan_id = f"{gate}.{messages.new_id()}"
+            at = now_ms()
+            payload = scan_payload(
+                scan_id=scan_id,
+                gate=gate,
+                scanned_at=at,
+                offline=True,
+                direction="in",
+                decision="rejected",
+                reason="unknown_ticket",
+                ticket_id=index,
+                event_id=EVENT_ID,
+                code_hash=None,
+                entry_no=None,
+            )
+            store.record_scan(ScanRecord(scan_id, gate, "in", at, False, None, None), payload)
+            scan_ids.append(scan_id)
+    return scan_ids
+
+
+def outbox_depth(config: KioskConfig) -> int:
+    with KioskStore(config.store_path) as store:
+        return store.outbox_depth()
+
+
+@contextmanager
+def running_kiosk(config: KioskConfig) -> Iterator[Kiosk]:
+    """The kiosk program in a thread of this process (mock pins, no camera)."""
+    kiosk = Kiosk(config, simulated_hardware(config, None))
+    thread = threading.Thread(target=kiosk.run, daemon=True)
+    thread.start()
+    try:
+        yield kiosk
+    finally:
+        kiosk.stop()
+        thread.join(20)
+        assert not thread.is_alive(), "the kiosk did not stop"
+
+
+def start_kiosk_process(config: KioskConfig, log_path: Path) -> subprocess.Popen[bytes]:
+    """``admit kiosk run --config ...`` as a real process (its [gate] uses mock pins)."""
+    assert config.path is not None
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "kiosk.cli", "run", "--config", str(config.path)],
+            cwd=REPO_ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        )
