@@ -186,65 +186,81 @@ def _apply_delta(
 def _apply_chunk(
     store: KioskStore, tables: _Tables, update: ListUpdate, rows: list[tuple[object, ...]]
 ) -> ApplyResult:
-    with store.transaction() as conn:
-        version, digest_hex, _ = _version(conn, update.list)
-        if update.to_version < version or (
-            update.to_version == version and update.digest == digest_hex
-        ):
-            return ApplyResult(Outcome.DUPLICATE, update.list, version, "list already current")
-        state = conn.execute(
-            "SELECT to_version, digest, chunks, staged_digest, staged_count"
-            " FROM list_staging_state WHERE list = ?",
-            (update.list,),
-        ).fetchone()
-        if state is None or tuple(state[:3]) != (update.to_version, update.digest, update.chunks):
-            _clear_staging(conn, tables)
-            conn.execute(
-                "INSERT INTO list_staging_state (list, to_version, digest, chunks,"
-                " staged_digest, staged_count) VALUES (?, ?, ?, ?, ?, 0)",
-                (update.list, update.to_version, update.digest, update.chunks, ListDigest().hex()),
-            )
-            staged_digest, staged_count = ListDigest(), 0
-        else:
-            staged_digest, staged_count = ListDigest.from_hex(state[3]), int(state[4])
-        received = conn.execute(
-            "INSERT OR IGNORE INTO list_staging_chunks (list, chunk) VALUES (?, ?)",
-            (update.list, update.chunk),
-        ).rowcount
-        if not received:
-            return ApplyResult(
-                Outcome.DUPLICATE,
-                update.list,
-                version,
-                f"chunk {update.chunk} already staged",
-                _missing(conn, update.list),
-            )
-        staged_count += _stage_rows(conn, tables, rows, staged_digest)
-        missing = _missing(conn, update.list)
-        if missing:
-            conn.execute(
-                "UPDATE list_staging_state SET staged_digest = ?, staged_count = ? WHERE list = ?",
-                (staged_digest.hex(), staged_count, update.list),
-            )
-            return ApplyResult(
-                Outcome.STAGED,
-                update.list,
-                version,
-                f"chunk {update.chunk} of {update.chunks} staged",
-                missing,
-            )
-        _clear_state(conn, update.list)
-        if staged_digest.hex() != update.digest:
-            conn.execute(f"DELETE FROM {tables.staging}")
-            return ApplyResult(
-                Outcome.DIGEST_MISMATCH,
-                update.list,
-                version,
-                f"snapshot digest is {staged_digest.hex()}, server says {update.digest}",
-            )
-        _swap_in(conn, tables)
-        _set_version(conn, update.list, update.to_version, update.digest, staged_count)
-    return ApplyResult(Outcome.APPLIED, update.list, update.to_version)
+    try:
+        with store.transaction() as conn:
+            version, digest_hex, _ = _version(conn, update.list)
+            if update.to_version < version or (
+                update.to_version == version and update.digest == digest_hex
+            ):
+                return ApplyResult(Outcome.DUPLICATE, update.list, version, "list already current")
+            state = conn.execute(
+                "SELECT to_version, digest, chunks, staged_digest, staged_count"
+                " FROM list_staging_state WHERE list = ?",
+                (update.list,),
+            ).fetchone()
+            if state is None or tuple(state[:3]) != (
+                update.to_version,
+                update.digest,
+                update.chunks,
+            ):
+                _clear_staging(conn, tables)
+                conn.execute(
+                    "INSERT INTO list_staging_state (list, to_version, digest, chunks,"
+                    " staged_digest, staged_count) VALUES (?, ?, ?, ?, ?, 0)",
+                    (
+                        update.list,
+                        update.to_version,
+                        update.digest,
+                        update.chunks,
+                        ListDigest().hex(),
+                    ),
+                )
+                staged_digest, staged_count = ListDigest(), 0
+            else:
+                staged_digest, staged_count = ListDigest.from_hex(state[3]), int(state[4])
+            received = conn.execute(
+                "INSERT OR IGNORE INTO list_staging_chunks (list, chunk) VALUES (?, ?)",
+                (update.list, update.chunk),
+            ).rowcount
+            if not received:
+                return ApplyResult(
+                    Outcome.DUPLICATE,
+                    update.list,
+                    version,
+                    f"chunk {update.chunk} already staged",
+                    _missing(conn, update.list),
+                )
+            staged_count += _stage_rows(conn, tables, rows, staged_digest)
+            missing = _missing(conn, update.list)
+            if missing:
+                conn.execute(
+                    "UPDATE list_staging_state SET staged_digest = ?, staged_count = ?"
+                    " WHERE list = ?",
+                    (staged_digest.hex(), staged_count, update.list),
+                )
+                return ApplyResult(
+                    Outcome.STAGED,
+                    update.list,
+                    version,
+                    f"chunk {update.chunk} of {update.chunks} staged",
+                    missing,
+                )
+            _clear_state(conn, update.list)
+            count, recomputed = _swap_in(conn, tables)
+            final = recomputed or staged_digest.hex()
+            if final != update.digest:
+                raise _DigestMismatch(final)  # rolls the swap back; the old list stays
+            _set_version(conn, update.list, update.to_version, update.digest, count)
+        return ApplyResult(Outcome.APPLIED, update.list, update.to_version)
+    except _DigestMismatch as mismatch:
+        discard_staging(store, update.list)
+        version = store.list_version(update.list).version
+        return ApplyResult(
+            Outcome.DIGEST_MISMATCH,
+            update.list,
+            version,
+            f"snapshot digest is {mismatch.computed}, server says {update.digest}",
+        )
 
 
 def _stage_rows(
@@ -253,41 +269,38 @@ def _stage_rows(
     rows: list[tuple[object, ...]],
     digest: ListDigest,
 ) -> int:
-    """Insert a chunk's rows into staging, adding new entries to ``digest``; returns how many
-    were new (an entry repeated across chunks counts once, as in the server's set)."""
-    rows.sort(key=lambda row: str(row[0]))
+    """Append a chunk's rows to the staging heap, adding each distinct entry to ``digest``;
+    returns how many distinct entries the chunk holds. Entries repeated across chunks are
+    caught when the list is built (``_swap_in``)."""
+    distinct: dict[object, tuple[object, ...]] = {row[0]: row for row in rows}
     placeholders = ", ".join("?" for _ in tables.columns)
-    insert = (
-        f"INSERT OR IGNORE INTO {tables.staging} ({', '.join(tables.columns)})"
-        f" VALUES ({placeholders})"
+    conn.executemany(
+        f"INSERT INTO {tables.staging} ({', '.join(tables.columns)}) VALUES ({placeholders})",
+        distinct.values(),
     )
-    conn.execute("SAVEPOINT stage_chunk")
-    before = conn.total_changes
-    conn.executemany(insert, rows)
-    if conn.total_changes - before == len(rows):
-        conn.execute("RELEASE stage_chunk")
-        for row in rows:
-            digest.add(str(row[0]))
-        return len(rows)
-    # Some entries were staged already (or repeat within the chunk): insert one by one to
-    # learn which are new, so the digest sums each entry once.
-    conn.execute("ROLLBACK TO stage_chunk")
-    conn.execute("RELEASE stage_chunk")
-    added = 0
-    for row in rows:
-        if conn.execute(insert, row).rowcount:
-            digest.add(str(row[0]))
-            added += 1
-    return added
+    for entry in distinct:
+        digest.add(str(entry))
+    return len(distinct)
 
 
-def _swap_in(conn: sqlite3.Connection, tables: _Tables) -> None:
-    """Make the staged table the live one and empty the old list into the staging name."""
-    spare = f"{tables.live}_previous"
-    conn.execute(f"ALTER TABLE {tables.live} RENAME TO {spare}")
-    conn.execute(f"ALTER TABLE {tables.staging} RENAME TO {tables.live}")
-    conn.execute(f"ALTER TABLE {spare} RENAME TO {tables.staging}")
+def _swap_in(conn: sqlite3.Connection, tables: _Tables) -> tuple[int, str | None]:
+    """Replace the live list with the staged one in one sorted pass (inside the caller's
+    transaction); returns the entry count and, if entries repeated across chunks, the digest
+    recomputed over the distinct entries (None when the staged sum stands)."""
+    columns = ", ".join(tables.columns)
+    staged = int(conn.execute(f"SELECT count(*) FROM {tables.staging}").fetchone()[0])
+    conn.execute(f"DELETE FROM {tables.live}")
+    count = conn.execute(
+        f"INSERT OR IGNORE INTO {tables.live} ({columns}) SELECT {columns}"
+        f" FROM {tables.staging} ORDER BY {tables.key}"
+    ).rowcount
     conn.execute(f"DELETE FROM {tables.staging}")
+    if count == staged:
+        return count, None
+    digest = ListDigest()
+    for (entry,) in conn.execute(f"SELECT {tables.key} FROM {tables.live}"):
+        digest.add(entry)
+    return count, digest.hex()
 
 
 def _clear_staging(conn: sqlite3.Connection, tables: _Tables) -> None:

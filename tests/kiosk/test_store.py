@@ -194,3 +194,15 @@ def test_recorded_scan_survives_sigkill(tmp_path: Path) -> None:
     with KioskStore(path) as reopened:
         assert [row.scan_id for row in reopened.outbox_peek(0, 10)] == ["durable"]
         assert [row.scan_id for row in reopened.admissions("t:1")] == ["durable"]
+
+
+def test_store_at_an_older_schema_is_upgraded(tmp_path: Path) -> None:
+    path = tmp_path / "kiosk.db"
+    conn = sqlite3.connect(path)
+    conn.executescript(MIGRATIONS[0] + "PRAGMA user_version = 1;")
+    conn.execute("INSERT INTO settings (key, value) VALUES ('mode', 'locked')")
+    conn.commit()
+    conn.close()
+    with KioskStore(path) as store:
+        assert store.schema_version() == len(MIGRATIONS)
+        assert store.view().mode() == "locked"
