@@ -4,10 +4,13 @@ expiry, limits, sale windows, approval, refunds and the tickets they issue and r
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from datetime import timedelta
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from httpx import Response
 from sqlalchemy import select
 
 from server.catalog.models import TicketType
@@ -15,6 +18,7 @@ from server.clock import ManualClock
 from server.db import Database
 from server.errors import AdmitError, Conflict
 from server.sales import service
+from server.sales.jobs import EXPIRE_UNPAID_ORDERS
 from server.sales.models import Order, OrderStatus
 from server.sales.settings import SalesSettings
 from server.tickets.models import Ticket, TicketStatus
@@ -113,13 +117,15 @@ def test_concurrent_expiry_sweeps_release_once(
 
 
 def test_the_periodic_job_expires_orders(
-    client: TestClient, accounts: AccountFactory, clock: ManualClock, database: Database
+    app: FastAPI,
+    client: TestClient,
+    accounts: AccountFactory,
+    clock: ManualClock,
+    database: Database,
 ) -> None:
-    from server.sales.jobs import EXPIRE_UNPAID_ORDERS
-
     made = on_sale(client, accounts.merchant(), clock(), stock=2)
     _buy(database, accounts.visitor().user_id, made.ticket_type_id, clock)
-    EXPIRE_UNPAID_ORDERS.run(client.app.state.context, clock() + timedelta(hours=1))
+    EXPIRE_UNPAID_ORDERS.run(app.state.context, clock() + timedelta(hours=1))
     assert _sold(database, made.ticket_type_id) == 0
 
 
@@ -151,10 +157,11 @@ def test_a_failed_order_reserves_nothing(
     assert _sold(database, scarce["id"]) == 0
 
 
-def _buy_http(
-    client: TestClient, headers: dict[str, str], tickets: list[dict[str, object]]
-) -> object:
-    return client.post("/api/sales/buy-now", json={"tickets": tickets}, headers=headers)
+def _buy_http(client: TestClient, headers: dict[str, str], tickets: Sequence[object]) -> Response:
+    response: Response = client.post(
+        "/api/sales/buy-now", json={"tickets": tickets}, headers=headers
+    )
+    return response
 
 
 def test_price_sent_by_the_client_is_refused_and_never_used(
@@ -213,7 +220,7 @@ def test_sale_window_is_enforced(
     ticket = [{"ticket_type_id": made.ticket_type_id}]
     assert error_code(_buy_http(client, visitor.headers, ticket)) == "sales.not_on_sale"
     clock.advance(timedelta(hours=1))
-    assert _buy_http(client, visitor.headers, ticket).status_code == 201  # type: ignore[attr-defined]
+    assert _buy_http(client, visitor.headers, ticket).status_code == 201
     clock.advance(timedelta(hours=1))
     assert error_code(_buy_http(client, visitor.headers, ticket)) == "sales.not_on_sale"
 
@@ -251,7 +258,7 @@ def test_visit_date_is_required_and_not_in_the_past(
     assert error_code(past) == "sales.visit_date_invalid"
     tomorrow = (clock() + timedelta(days=1)).date().isoformat()
     ok = _buy_http(client, visitor.headers, [{**ticket, "visit_date": tomorrow}])
-    assert ok.json()[0]["items"][0]["visit_date"] == tomorrow  # type: ignore[attr-defined]
+    assert ok.json()[0]["items"][0]["visit_date"] == tomorrow
 
 
 def test_cart_checkout_makes_one_order_per_event_and_empties_the_cart(
@@ -278,7 +285,7 @@ def test_free_order_is_issued_at_once(
     made = on_sale(client, accounts.merchant(), clock(), price_fen=0)
     visitor = accounts.visitor()
     order = _buy_http(client, visitor.headers, [{"ticket_type_id": made.ticket_type_id}] * 2)
-    body = order.json()[0]  # type: ignore[attr-defined]
+    body = order.json()[0]
     assert body["status"] == "paid"
     assert len(_tickets(database, body["id"])) == 2
 
@@ -296,7 +303,7 @@ def _approval_setup(
     )
     visitor = accounts.visitor()
     response = _buy_http(client, visitor.headers, [{"ticket_type_id": made.ticket_type_id}])
-    order = response.json()[0]  # type: ignore[attr-defined]
+    order = response.json()[0]
     assert order["status"] == "awaiting_approval" and order["expires_at"] is None
     return made, visitor.headers, order["id"]
 
@@ -355,7 +362,7 @@ def test_visitor_cancels_an_unpaid_order_and_the_stock_returns(
     made = on_sale(client, accounts.merchant(), clock())
     visitor = accounts.visitor()
     order = _buy_http(client, visitor.headers, [{"ticket_type_id": made.ticket_type_id}])
-    order_id = order.json()[0]["id"]  # type: ignore[attr-defined]
+    order_id = order.json()[0]["id"]
     cancel = client.post(f"/api/sales/orders/{order_id}/cancel", headers=visitor.headers)
     assert cancel.json()["status"] == "cancelled"
     assert _sold(database, made.ticket_type_id) == 0
@@ -377,7 +384,7 @@ def test_refund_revokes_tickets_and_restocks_only_when_configured(
     made = on_sale(client, accounts.merchant(), clock(), restock_on_refund=restock)
     visitor = accounts.visitor()
     order = _buy_http(client, visitor.headers, [{"ticket_type_id": made.ticket_type_id}] * 2)
-    order_id = order.json()[0]["id"]  # type: ignore[attr-defined]
+    order_id = order.json()[0]["id"]
     headers = made.merchant.owner.headers
     cash = client.post(
         "/api/merchant/payments/cash", json={"order_ids": [order_id]}, headers=headers
@@ -417,7 +424,7 @@ def test_unpaid_order_cannot_be_refunded(
     made = on_sale(client, accounts.merchant(), clock())
     visitor = accounts.visitor()
     order = _buy_http(client, visitor.headers, [{"ticket_type_id": made.ticket_type_id}])
-    order_id = order.json()[0]["id"]  # type: ignore[attr-defined]
+    order_id = order.json()[0]["id"]
     response = client.post(
         f"/api/merchant/orders/{order_id}/refund",
         json={"reason": "x"},
