@@ -43,5 +43,13 @@ register_messages(
         "checkin.record_not_found": {"zh-CN": "核验记录不存在", "en": "Check-in record not found"},
         "checkin.checker_not_found": {"zh-CN": "核验员不存在", "en": "Checker not found"},
         "checkin.phone_required": {"zh-CN": "请输入手机号", "en": "Enter a phone number"},
+        "checkin.not_holders_ticket": {
+            "zh-CN": "所选票不属于该持票人",
+            "en": "A chosen ticket is not this holder's",
+        },
+        "checkin.busy": {
+            "zh-CN": "该票正在被同时核验，请重试",
+            "en": "This ticket is being checked elsewhere at this moment; try again",
+        },
     }
 )

@@ -38,7 +38,7 @@ from server.checkin.models import (
 )
 from server.checkin.rules import TicketFacts, entry_refusal, exit_refusal
 from server.clock import utc_now
-from server.errors import Conflict, NotFound
+from server.errors import Conflict, Invalid, NotFound
 from server.phones import normalize_phone
 from server.tickets import keys as ticket_keys
 from server.tickets import repository as tickets_repo
@@ -476,9 +476,16 @@ def usable_tickets_of_phone(
     return [t for t in tickets if is_usable(t, now)]
 
 
-def holder_tickets(session: Session, merchant_id: int, code_text: str) -> list[Ticket]:
-    """The ticket with this code and every other ticket of its holder for the same event
-    (same holder phone; without a phone, the same order)."""
+@dataclass(frozen=True)
+class HolderTickets:
+    """The ticket a typed code names and all of its holder's tickets for that event."""
+
+    named: Ticket
+    tickets: list[Ticket]
+
+
+def holder_tickets(session: Session, merchant_id: int, code_text: str) -> HolderTickets:
+    """Same event and same holder phone; a holder without a phone: the same order."""
     found = find_by_code(session, merchant_id, code_text)
     if isinstance(found, str):
         raise NotFound("tickets.ticket_not_found", detail={"reason": found})
@@ -496,7 +503,29 @@ def holder_tickets(session: Session, merchant_id: int, code_text: str) -> list[T
             for t in tickets_repo.tickets_of_order(session, merchant_id, found.order_id)
             if t.event_id == found.event_id
         ]
-    return list(tickets)
+    return HolderTickets(found, list(tickets))
+
+
+def verify_holder_tickets(
+    session: Session,
+    merchant_id: int,
+    actor: Actor,
+    code_text: str,
+    ticket_ids: Sequence[int] | None,
+    attempt: Attempt,
+) -> list[Outcome]:
+    """Check in one, several or (``ticket_ids`` None) all still-usable tickets of the holder a
+    code names; asking for a ticket that is not the holder's is refused before anything is
+    logged."""
+    holder = holder_tickets(session, merchant_id, code_text)
+    if ticket_ids is None:
+        chosen = [t.id for t in holder.tickets if is_usable(t, attempt.scanned_at)]
+    else:
+        holders = {t.id for t in holder.tickets}
+        if not set(ticket_ids) <= holders:
+            raise Invalid("checkin.not_holders_ticket")
+        chosen = list(ticket_ids)
+    return check_tickets(session, merchant_id, actor, chosen, attempt)
 
 
 def _owned_ticket(session: Session, merchant_id: int, ticket_id: int) -> Ticket:
