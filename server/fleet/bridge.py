@@ -87,7 +87,9 @@ class FleetBridge:
         self._stopping = threading.Event()
         self._connected = threading.Event()
         self._threads: list[threading.Thread] = []
+        #: (venue id, list) -> last version this bridge published.
         self._published: dict[tuple[int, ListName], int] = {}
+        self._announce_all = True
         self.client = self._make_client()
 
     # --- connection ------------------------------------------------------------------------------
@@ -185,7 +187,7 @@ class FleetBridge:
         client.subscribe([(topic, 1) for topic in self._subscriptions()])
         self.metrics.add(metrics.CONNECTS)
         self._connected.set()
-        self._published.clear()
+        self._announce_all = True
         lists.list_changes.notify()
         log.info("MQTT bridge connected", extra={"url": self.settings.kiosk_broker_url})
 
@@ -307,24 +309,26 @@ class FleetBridge:
     def publish_list_changes(self) -> None:
         """Publish every list version not yet published by this bridge, then the announce.
 
-        After (re)connecting, the first pass publishes only the announce for every site: kiosks
-        compare it with what they hold and resync when behind.
+        The pass after a (re)connect re-announces every site (retained, so kiosks compare it with
+        what they hold on connect). At start-up the log's past is not re-sent as deltas.
         """
         ts = int(self.clock().timestamp() * 1000)
         root = self.settings.mqtt_root
         outgoing: list[tuple[str, bytes, bool]] = []
         with self.database.sessions.begin() as session:
-            first_pass = not self._published
+            first_pass = self._announce_all
+            self._announce_all = False
             heads_by_site: dict[str, dict[ListName, SiteList]] = defaultdict(dict)
             changed: set[str] = set()
             for head, slug in repo.site_lists(session):
                 heads_by_site[slug][head.list] = head
                 key = (head.venue_id, head.list)
-                published = head.version if first_pass else self._published.get(key, 0)
+                known = self._published.get(key)
+                # A list that appears after start-up is published from version 0.
+                published = known if known is not None else (head.version if first_pass else 0)
                 self._published[key] = head.version
                 if first_pass:
                     changed.add(slug)
-                    continue
                 if head.version <= published:
                     continue
                 changed.add(slug)

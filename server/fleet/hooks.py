@@ -16,23 +16,24 @@ from sqlalchemy.orm import Session
 log = logging.getLogger(__name__)
 
 _KEY = "fleet_after_commit"
+_LISTENING = "fleet_after_commit_listening"
 
 
 def after_commit(session: Session, callback: Callable[[], None]) -> None:
     """Call ``callback`` after ``session`` next commits (not at all if it rolls back)."""
-    pending: list[Callable[[], None]] | None = session.info.get(_KEY)
-    if pending is None:
-        pending = []
-        session.info[_KEY] = pending
+    if not session.info.get(_LISTENING):
+        # Listeners stay for the session's life (removing them while SQLAlchemy dispatches
+        # the event is not allowed); they only act on what is pending.
         event.listen(session, "after_commit", _run_pending)
         event.listen(session, "after_rollback", _drop_pending)
+        session.info[_LISTENING] = True
+    pending: list[Callable[[], None]] = session.info.setdefault(_KEY, [])
     if callback not in pending:
         pending.append(callback)
 
 
 def _run_pending(session: Session) -> None:
     pending: list[Callable[[], None]] = session.info.pop(_KEY, [])
-    _forget(session)
     for callback in pending:
         try:
             callback()
@@ -42,10 +43,3 @@ def _run_pending(session: Session) -> None:
 
 def _drop_pending(session: Session) -> None:
     session.info.pop(_KEY, None)
-    _forget(session)
-
-
-def _forget(session: Session) -> None:
-    for name, handler in (("after_commit", _run_pending), ("after_rollback", _drop_pending)):
-        if event.contains(session, name, handler):
-            event.remove(session, name, handler)
