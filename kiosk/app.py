@@ -172,6 +172,7 @@ class Kiosk:
         network: bool = True,
         now_ms: Callable[[], int] = wall_clock_ms,
         on_scan: Callable[[ScanOutcome], None] | None = None,
+        debouncer: Debouncer | None = None,
     ) -> None:
         self.config = config
         self.hardware = hardware
@@ -181,7 +182,7 @@ class Kiosk:
         self._stop = threading.Event()
         self._texts: queue.SimpleQueue[str] = queue.SimpleQueue()
         self._pending: dict[str, Decision] = {}
-        self._debouncer = Debouncer()
+        self._debouncer = debouncer if debouncer is not None else Debouncer()
         #: scans ignored because the previous visitor had not walked through yet
         self.busy_skipped = 0
         self._screen = texts_for(config.site.language)

@@ -24,8 +24,9 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from kiosk.app import Kiosk
+from kiosk.app import Kiosk, ScanOutcome
 from kiosk.config import KioskConfig, load_config
+from kiosk.debounce import Debouncer
 from kiosk.outbox import scan_payload
 from kiosk.simulate import simulated_hardware
 from kiosk.store import KioskStore, ScanRecord
@@ -62,6 +63,7 @@ def write_config(
     extra: str = "",
     resend_after: float = 30.0,
     keepalive: int = 30,
+    passage_timeout: float = 5.0,
 ) -> KioskConfig:
     """A kiosk TOML for ``gate`` (camera off, scanner off, mock pins) and its store."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -90,7 +92,7 @@ source = "none"
 
 [gate]
 pin_factory = "mock"
-passage_timeout = 5.0
+passage_timeout = {passage_timeout}
 
 [policy]
 events = [{EVENT_ID}]
@@ -131,7 +133,7 @@ class FakeServer:
             client_id=f"fake-server-{messages.new_id()[:8]}",
             clean_session=False,
         )
-        client.reconnect_delay_set(0.2, 2)
+        client.reconnect_delay_set(1, 2)
         client.on_connect = self._on_connect
         client.on_message = self._on_message
         client.connect(host, int(port))
@@ -259,9 +261,21 @@ def outbox_depth(config: KioskConfig) -> int:
 
 
 @contextmanager
-def running_kiosk(config: KioskConfig) -> Iterator[Kiosk]:
+def running_kiosk(
+    config: KioskConfig,
+    *,
+    network: bool = True,
+    on_scan: Callable[[ScanOutcome], None] | None = None,
+    debouncer: Debouncer | None = None,
+) -> Iterator[Kiosk]:
     """The kiosk program in a thread of this process (mock pins, no camera)."""
-    kiosk = Kiosk(config, simulated_hardware(config, None))
+    kiosk = Kiosk(
+        config,
+        simulated_hardware(config, None),
+        network=network,
+        on_scan=on_scan,
+        debouncer=debouncer,
+    )
     thread = threading.Thread(target=kiosk.run, daemon=True)
     thread.start()
     try:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,10 @@ from tests.kiosk.conftest import (
 from tests.support.brokers import MosquittoBroker
 
 pytestmark = pytest.mark.mosquitto
+
+
+def stored_more_than(count: int) -> Callable[[FakeServer], bool]:
+    return lambda server: len(server.scans) > count
 
 
 def first_seen_in_seq_order(server: FakeServer) -> bool:
@@ -70,7 +75,7 @@ def test_sigkill_mid_drain_loses_nothing(
         for _ in range(4):
             process = start_kiosk_process(config, log)
             # kill somewhere between "still connecting" and "well into the drain"
-            server.wait_for(lambda s, n=len(server.scans): len(s.scans) > n, timeout=15)
+            server.wait_for(stored_more_than(len(server.scans)), timeout=15)
             time.sleep(rng.uniform(0.0, 0.4))
             process.send_signal(signal.SIGKILL)
             process.wait()
