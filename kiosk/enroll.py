@@ -129,8 +129,8 @@ def parse_enrollment(body: object) -> Enrollment:
 def install_enrollment(enrollment: Enrollment, config_path: Path) -> KioskConfig:
     """Write the credentials, TOML, keys, salt and lists; returns the resulting config.
 
-    The store is filled first and the TOML written last (atomically), so a failure part-way
-    leaves the previous configuration in force.
+    The store is filled first; the password file and the TOML (atomically) are written only
+    once the store has taken everything, so a refused list leaves the configuration as it was.
     """
     document = _read_document(config_path)
     store_table = _table(document, "store")

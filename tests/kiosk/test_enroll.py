@@ -1,0 +1,211 @@
+"""Enrollment against a small real HTTP server speaking the fleet endpoint's shape."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import stat
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kiosk.enroll import EnrollmentError, enroll, parse_enrollment
+from kiosk.store import CODE_SALT_SETTING, KioskStore
+from protocol.allowlist import ListDigest
+from protocol.signing import SigningKey
+from tests.conftest import REPO_ROOT
+
+TOKEN = "enroll-token-1"
+
+
+def snapshot(
+    list_name: str, entries: list[str], meta: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    return {
+        "list": list_name,
+        "site": "expo-hall",
+        "scope": None,
+        "snapshot": True,
+        "from_version": 0,
+        "to_version": 5,
+        "add": entries,
+        "remove": [],
+        "digest": ListDigest.of(entries).hex(),
+        "chunk": 0,
+        "chunks": 1,
+        "meta": meta,
+    }
+
+
+def answer(key: SigningKey) -> dict[str, Any]:
+    return {
+        "site": "expo-hall",
+        "gate": "south-2",
+        "mqtt": {
+            "url": "mqtt://broker.local:1883",
+            "username": "kiosk-expo-hall-south-2",
+            "password": "pa55-word",
+            "client_id": "kiosk-expo-hall-south-2",
+        },
+        "keys": {"1": key.public_key_text()},
+        "code_salt": "salt-123",
+        "policy": {"events": [17], "zones": [3], "direction": "in"},
+        "lists": [
+            snapshot(
+                "allowlist",
+                ["c0de01", "c0de02"],
+                {"c0de01": {"ticket_id": 9, "event_id": 17, "zone": 3, "entries": 1}},
+            ),
+            snapshot("revocations", ["100234"]),
+        ],
+    }
+
+
+class EnrollServer:
+    """``POST /api/v1/fleet/enroll``: answers ``body`` for the right token, 403 otherwise."""
+
+    def __init__(self, body: dict[str, Any]) -> None:
+        self.body = body
+        self.requests: list[dict[str, Any]] = []
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                request = json.loads(self.rfile.read(length))
+                owner.requests.append({"path": self.path, "json": request})
+                if self.path == "/api/v1/fleet/enroll" and request == {"token": TOKEN}:
+                    self._send(200, owner.body)
+                else:
+                    self._send(403, {"error": {"code": "bad_token", "message": "token spent"}})
+
+            def _send(self, status: int, body: object) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: object) -> None:
+                return None
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def key() -> SigningKey:
+    return SigningKey.from_seed(1, bytes(range(32)))
+
+
+@pytest.fixture
+def server(key: SigningKey) -> Iterator[EnrollServer]:
+    running = EnrollServer(answer(key))
+    try:
+        yield running
+    finally:
+        running.close()
+
+
+@pytest.fixture
+def config_path(tmp_path: Path) -> Path:
+    """The deployed example, with the store moved into the test's directory."""
+    path = tmp_path / "etc" / "kiosk.toml"
+    path.parent.mkdir()
+    shutil.copy(REPO_ROOT / "deploy" / "kiosk" / "kiosk.toml", path)
+    text = path.read_text().replace('path = "/var/lib/admit/kiosk.db"', 'path = "kiosk.db"')
+    path.write_text(text)
+    return path
+
+
+def test_enrollment_stores_credentials_keys_salt_and_lists(
+    server: EnrollServer, config_path: Path, key: SigningKey
+) -> None:
+    config = enroll(server.url + "/", TOKEN, config_path)
+    assert server.requests == [{"path": "/api/v1/fleet/enroll", "json": {"token": TOKEN}}]
+    assert (config.site.id, config.site.gate) == ("expo-hall", "south-2")
+    assert config.mqtt.url == "mqtt://broker.local:1883"
+    assert config.mqtt.username == "kiosk-expo-hall-south-2"
+    assert config.mqtt.client_id == "kiosk-expo-hall-south-2"
+    assert config.mqtt.password == "pa55-word"
+    assert config.policy.event_ids == frozenset({17}) and config.policy.zones == frozenset({3})
+
+    password_file = config_path.parent / "mqtt-password"
+    assert stat.S_IMODE(password_file.stat().st_mode) == 0o600
+    text = config_path.read_text()
+    assert "pa55-word" not in text
+    assert "# Admit kiosk configuration (example)" in text  # comments survive
+    assert 'relay_mode = "pulse"' in text  # other tables untouched
+
+    with KioskStore(config.store_path) as store:
+        assert store.trusted_keys().to_dict() == {"1": key.public_key_text()}
+        assert store.get_setting(CODE_SALT_SETTING) == "salt-123"
+        assert store.list_version("allowlist").version == 5
+        entry = store.allowlist_entry("c0de01")
+        assert entry is not None and (entry.ticket_id, entry.zone) == (9, 3)
+        assert store.is_revoked(100234)
+
+
+def test_a_refused_token_is_a_clear_error(server: EnrollServer, config_path: Path) -> None:
+    before = config_path.read_text()
+    with pytest.raises(EnrollmentError, match=r"403.*token spent"):
+        enroll(server.url, "wrong", config_path)
+    assert config_path.read_text() == before
+
+
+def test_an_unreachable_server_is_a_clear_error(config_path: Path) -> None:
+    with pytest.raises(EnrollmentError, match="cannot reach"):
+        enroll("http://127.0.0.1:9", TOKEN, config_path)
+
+
+def test_a_list_that_fails_its_digest_leaves_the_config_alone(
+    key: SigningKey, config_path: Path
+) -> None:
+    body = answer(key)
+    body["lists"][0]["digest"] = "ab" * 32
+    bad = EnrollServer(body)
+    before = config_path.read_text()
+    try:
+        with pytest.raises(EnrollmentError, match="initial allowlist"):
+            enroll(bad.url, TOKEN, config_path)
+    finally:
+        bad.close()
+    assert config_path.read_text() == before
+    assert not (config_path.parent / "mqtt-password").exists()
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        (lambda b: b.pop("keys"), "keys"),
+        (lambda b: b.update(gate="South 2"), "gate"),
+        (lambda b: b["mqtt"].pop("password"), "mqtt.password"),
+        (lambda b: b.update(keys={"1": "not a key"}), "keys"),
+        (lambda b: b["lists"][0].update(chunk=7), "lists[0]"),
+        (lambda b: b.update(lists="all of them"), "lists"),
+    ],
+)
+def test_an_unusable_answer_names_the_field(key: SigningKey, change: Any, named: str) -> None:
+    body = answer(key)
+    change(body)
+    with pytest.raises(EnrollmentError, match=named.replace("[", r"\[").replace("]", r"\]")):
+        parse_enrollment(body)
+
+
+def test_enrolling_without_an_existing_file_creates_one(
+    server: EnrollServer, tmp_path: Path
+) -> None:
+    config = enroll(server.url, TOKEN, tmp_path / "new" / "kiosk.toml")
+    assert config.store_path == tmp_path / "new" / "kiosk.db"
+    assert config.site.gate == "south-2"
