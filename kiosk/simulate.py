@@ -14,8 +14,10 @@ is fed one ticket text per line of its standard input.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
+import os
 import queue
 import random
 import subprocess
@@ -260,7 +262,10 @@ def feed_lines(stream: IO[str], show: Callable[[str], None]) -> threading.Thread
 
 
 class SimulatedKioskProcess:
-    """``admit kiosk run --simulate --config PATH`` in a subprocess, fed through its stdin."""
+    """``admit kiosk run --simulate --config PATH`` in a subprocess, fed through its stdin.
+
+    Its log goes to ``log_path`` (appended), or is discarded.
+    """
 
     def __init__(self, config_path: Path, *, log_path: Path | None = None) -> None:
         self.config_path = config_path
@@ -268,22 +273,29 @@ class SimulatedKioskProcess:
         self.process: subprocess.Popen[str] | None = None
 
     def start(self) -> Self:
-        log_file = open(self.log_path, "a") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "kiosk.cli",
-                "run",
-                "--simulate",
-                "--config",
-                str(self.config_path),
-            ],
-            stdin=subprocess.PIPE,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+        # the package this module came from, whether installed or run from a checkout
+        source_root = str(Path(__file__).resolve().parent.parent)
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(
+                part for part in (source_root, os.environ.get("PYTHONPATH")) if part
+            ),
+        }
+        command = [sys.executable, "-m", "kiosk.cli", "run", "--simulate"]
+        command += ["--config", str(self.config_path)]
+        log = open(self.log_path, "a") if self.log_path else None  # noqa: SIM115
+        try:
+            self.process = subprocess.Popen(
+                command,
+                stdin=subprocess.PIPE,
+                stdout=log or subprocess.DEVNULL,
+                stderr=subprocess.STDOUT,
+                text=True,
+                env=env,
+            )
+        finally:
+            if log is not None:
+                log.close()  # the child has its own copy
         return self
 
     def show(self, text: str) -> None:
@@ -298,10 +310,18 @@ class SimulatedKioskProcess:
         if self.process is None:
             return 0
         self.process.terminate()
-        return self.process.wait(timeout)
+        code = self.process.wait(timeout)
+        self._close_stdin()
+        return code
 
     def kill(self) -> None:
-        """SIGKILL: the kiosk dies at once (its last will goes out after the keep-alive)."""
+        """SIGKILL: the kiosk dies at once (the broker then publishes its last will)."""
         if self.process is not None:
             self.process.kill()
             self.process.wait()
+            self._close_stdin()
+
+    def _close_stdin(self) -> None:
+        if self.process is not None and self.process.stdin is not None:
+            with contextlib.suppress(BrokenPipeError):
+                self.process.stdin.close()

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import json
-import queue
-import subprocess
-import sys
-import threading
 from pathlib import Path
 
 import pytest
@@ -14,9 +10,9 @@ from click.testing import CliRunner
 
 from admit_cli import main as admit
 from kiosk.cli import kiosk
+from kiosk.simulate import SimulatedKioskProcess
 from protocol.signing import SigningKey
-from tests.conftest import REPO_ROOT
-from tests.kiosk.conftest import fill_outbox, make_ticket, write_config
+from tests.kiosk.conftest import FakeServer, fill_outbox, make_ticket, write_config
 from tests.kiosk.test_enroll import TOKEN, EnrollServer, answer
 
 UNREACHABLE = "mqtt://127.0.0.1:9"
@@ -78,41 +74,23 @@ def test_admit_kiosk_is_this_group() -> None:
 
 @pytest.mark.mosquitto
 def test_run_simulate_reads_tickets_from_stdin(
-    mqtt_url: str, signing_key: SigningKey, tmp_path: Path
+    mqtt_url: str, signing_key: SigningKey, tmp_path: Path, gate_id: str, fake_server: FakeServer
 ) -> None:
-    """``admit kiosk run --simulate``: a ticket text on stdin goes through the synthetic
-    camera, the decoder and the decision into the store; end of input and SIGTERM stop it."""
-    config = write_config(tmp_path, mqtt_url, signing_key)
+    """``admit kiosk run --simulate`` in a subprocess: a ticket text on its stdin goes through
+    the synthetic camera, the decoder and the decision, and reaches the server; SIGTERM
+    stops it cleanly."""
+    config = write_config(tmp_path, mqtt_url, signing_key, gate=gate_id)
     assert config.path is not None
     config.path.write_text(
         config.path.read_text().replace('source = "none"', 'source = "synthetic"')
     )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "kiosk.cli", "run", "--simulate", "--config", str(config.path)],
-        cwd=REPO_ROOT,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    assert process.stdin is not None and process.stdout is not None
-    process.stdin.write(make_ticket(signing_key, 777) + "\n")
-    process.stdin.flush()
-    lines: queue.SimpleQueue[str] = queue.SimpleQueue()
-    stdout = process.stdout
-
-    def forward() -> None:
-        for line in stdout:
-            lines.put(line)
-
-    threading.Thread(target=forward, daemon=True).start()
-    seen: list[str] = []
+    process = SimulatedKioskProcess(config.path, log_path=tmp_path / "kiosk.log").start()
     try:
-        while not any("scan " in line and "admitted" in line for line in seen):
-            seen.append(lines.get(timeout=30))
-    except queue.Empty:
-        pass
-    process.terminate()
-    process.wait(20)
-    assert any("admitted" in line for line in seen), "".join(seen)
-    assert process.returncode == 0
+        process.show(make_ticket(signing_key, 777))
+        assert fake_server.wait_for(lambda s: len(s.scans) == 1, 30), (
+            tmp_path / "kiosk.log"
+        ).read_text()
+    finally:
+        assert process.terminate() == 0
+    scan = next(iter(fake_server.scans.values()))
+    assert (scan.ticket_id, scan.reason, scan.gate) == (777, "admitted", gate_id)
