@@ -34,8 +34,9 @@ def hash_code(code: str, salt: str) -> str:
     same code hashes alike; ``salt`` is per list (e.g. per event), so entries do not match
     across lists.
     """
-    message = (salt + ":" + code).encode()
-    return hashlib.sha256(message).digest()[: HASH_HEX_LENGTH // 2].hex()
+    digest: bytes = hashlib.sha256((salt + ":" + code).encode()).digest()
+    entry: str = digest[: HASH_HEX_LENGTH // 2].hex()
+    return entry
 
 
 class ListDigest:
