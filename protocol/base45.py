@@ -44,26 +44,21 @@ def decode(text: str) -> bytes:
         raise ValueError(f"base45 length {length} leaves one character over")
     values = _VALUES
     out = bytearray()
-    index = 0
-    while index + 2 < length:
-        value = _value(values, text[index]) + 45 * (
-            _value(values, text[index + 1]) + 45 * _value(values, text[index + 2])
-        )
-        if value > 0xFFFF:
-            raise ValueError(f"base45 group at {index} exceeds two bytes")
-        out.append(value >> 8)
-        out.append(value & 0xFF)
-        index += 3
-    if index < length:
-        value = _value(values, text[index]) + 45 * _value(values, text[index + 1])
-        if value > 0xFF:
-            raise ValueError("base45 final group exceeds one byte")
-        out.append(value)
+    end = length - length % 3
+    try:
+        for index in range(0, end, 3):
+            value = (
+                values[text[index]] + 45 * values[text[index + 1]] + 2025 * values[text[index + 2]]
+            )
+            if value > 0xFFFF:
+                raise ValueError(f"base45 group at {index} exceeds two bytes")
+            out.append(value >> 8)
+            out.append(value & 0xFF)
+        if end < length:
+            value = values[text[end]] + 45 * values[text[end + 1]]
+            if value > 0xFF:
+                raise ValueError("base45 final group exceeds one byte")
+            out.append(value)
+    except KeyError as exc:
+        raise ValueError(f"character {exc.args[0]!r} is not in the base45 alphabet") from None
     return bytes(out)
-
-
-def _value(values: dict[str, int], char: str) -> int:
-    value = values.get(char)
-    if value is None:
-        raise ValueError(f"character {char!r} is not in the base45 alphabet")
-    return value
