@@ -126,7 +126,9 @@ def parse_enrollment(body: object) -> Enrollment:
     )
 
 
-def install_enrollment(enrollment: Enrollment, config_path: Path) -> KioskConfig:
+def install_enrollment(
+    enrollment: Enrollment, config_path: Path, server_url: str | None = None
+) -> KioskConfig:
     """Write the credentials, TOML, keys, salt and lists; returns the resulting config.
 
     The store is filled first; the password file and the TOML (atomically) are written only
@@ -160,6 +162,8 @@ def install_enrollment(enrollment: Enrollment, config_path: Path) -> KioskConfig
     mqtt.pop("password", None)
     if "path" not in store_table:
         store_table["path"] = "kiosk.db"
+    if server_url is not None:
+        _table(document, "server")["url"] = server_url.rstrip("/")
     policy = _table(document, "policy")
     for key, value in enrollment.policy.items():
         policy[key] = value
@@ -175,9 +179,8 @@ def enroll(
     transport: httpx.BaseTransport | None = None,
 ) -> KioskConfig:
     """Request and install an enrollment (``admit kiosk enroll``)."""
-    return install_enrollment(
-        request_enrollment(server_url, token, transport=transport), config_path
-    )
+    enrollment = request_enrollment(server_url, token, transport=transport)
+    return install_enrollment(enrollment, config_path, server_url)
 
 
 def _list_update(item: object, index: int) -> messages.ListUpdate:

@@ -139,6 +139,7 @@ def test_enrollment_stores_credentials_keys_salt_and_lists(
     assert config.mqtt.username == "kiosk-expo-hall-south-2"
     assert config.mqtt.client_id == "kiosk-expo-hall-south-2"
     assert config.mqtt.password == "pa55-word"
+    assert config.server_url == server.url
     assert config.policy.event_ids == frozenset({17}) and config.policy.zones == frozenset({3})
 
     password_file = config_path.parent / "mqtt-password"
