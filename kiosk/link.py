@@ -331,6 +331,7 @@ class LinkWorker:
         """Finish queued work, publish the retained ``offline`` status, disconnect."""
         self._queue.put(_Stop())
         self._thread.join(timeout)
+        self._since = self._now_ms()
         try:
             final = self._status_message("offline")
         except Exception:
@@ -430,20 +431,23 @@ class LinkWorker:
             self._compare_announce(message)
 
     def _compare_announce(self, announce: messages.ListAnnounce) -> None:
-        fields = self._status.status_fields()
-        behind = (
-            fields["allowlist_version"] != announce.allowlist_version
-            or fields["revocations_version"] != announce.revocations_version
-        )
+        held = {name: self._store.list_version(name) for name in messages.LIST_NAMES}
+        site = {
+            "allowlist": (announce.allowlist_version, announce.allowlist_digest),
+            "revocations": (announce.revocations_version, announce.revocations_digest),
+        }
+        behind = [
+            name
+            for name, (version, digest) in site.items()
+            if (held[name].version, held[name].digest) != (version, digest)
+        ]
         if behind:
             # the server keeps every gate's last status: republishing ours tells it which
             # versions we hold, and it answers with deltas or a snapshot on our lists topic
+            self.counts["lists_behind"] += 1
             log.info(
-                "lists behind the site's (allowlist %s/%s, revocations %s/%s)",
-                fields["allowlist_version"],
-                announce.allowlist_version,
-                fields["revocations_version"],
-                announce.revocations_version,
+                "lists differ from the site's: %s",
+                ", ".join(f"{n} v{held[n].version} (site v{site[n][0]})" for n in behind),
             )
             self._publish_status(force=True)
 

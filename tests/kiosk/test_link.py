@@ -3,12 +3,15 @@ messages, gossip; plus the topic/payload checks of ``MqttLink.classify``."""
 
 from __future__ import annotations
 
+import json
 import signal
 import threading
 from pathlib import Path
 
 import paho.mqtt.client as paho
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from paho.mqtt.enums import CallbackAPIVersion
 
 from kiosk.config import MqttConfig
@@ -192,3 +195,49 @@ def test_classify_checks_topic_site_and_gate(tmp_path: Path) -> None:
     assert isinstance(wrong_kind, Malformed)
     assert isinstance(link.classify("random/topic", good), Malformed)
     assert link.malformed_count == 4
+
+
+def test_an_announce_of_newer_lists_republishes_the_status(
+    mqtt_url: str, signing_key: SigningKey, tmp_path: Path, gate_id: str, fake_server: FakeServer
+) -> None:
+    config = write_config(tmp_path, mqtt_url, signing_key, gate=gate_id)
+    same = "0" * 64
+    with running_kiosk(config) as kiosk:
+        assert kiosk.worker is not None and kiosk.worker.link.wait_connected(10)
+        assert fake_server.wait_for(lambda s: any(st.gate == gate_id for st in s.statuses), 10)
+        before = sum(st.gate == gate_id for st in fake_server.statuses)
+        for version in (0, 42):  # the first matches what the kiosk holds, the second does not
+            announce = messages.ListAnnounce(
+                site=SITE,
+                allowlist_version=version,
+                allowlist_digest=same,
+                revocations_version=0,
+                revocations_digest=same,
+                ts=now_ms(),
+            )
+            fake_server.publish_raw(fake_server.topics.list_announce(), messages.encode(announce))
+        assert fake_server.wait_for(
+            lambda s: sum(st.gate == gate_id for st in s.statuses) == before + 1, 10
+        )
+        assert kiosk.worker.counts["lists_behind"] == 1
+
+
+@given(
+    topic=st.one_of(
+        st.text(max_size=60),
+        st.sampled_from([f"admit/v1/{SITE}/gates/g1/{kind}" for kind in topics.GATE_KINDS]),
+    ),
+    payload=st.one_of(
+        st.binary(max_size=200),
+        st.builds(
+            lambda body: json.dumps(body).encode(),
+            st.dictionaries(
+                st.sampled_from(["v", "kind", "id", "ts", "gate", "command_id", "name", "args"]),
+                st.one_of(st.integers(), st.text(max_size=10), st.none(), st.booleans()),
+            ),
+        ),
+    ),
+)
+def test_classify_never_raises(topic: str, payload: bytes) -> None:
+    link = MqttLink(MqttConfig(url="mqtt://127.0.0.1:1", client_id="c"), SITE, "g1", lambda e: None)
+    assert isinstance(link.classify(topic, payload), Received | Malformed)
