@@ -1,6 +1,7 @@
 """The ticket credential's byte layout and text form, without crypto (MicroPython core).
 
-A credential is ``base45(payload + signature)``; the layout is in protocol/CREDENTIAL.md:
+A credential is ``base45(payload + signature)``; protocol/SPEC.md ("Ticket credential") has
+the layout:
 
     payload = version(1 byte) key_id(1 byte) varint(ticket_id) varint(event_id) varint(zone)
               varint(valid_from minutes) varint(valid minutes) varint(entries)

@@ -6,7 +6,7 @@ signature over ``credential.signed_message(payload)``.
 
 Keys carry a one-byte key id that every credential names, so keys can rotate: kiosks trust a
 ``Keyring`` of several public keys at once, new tickets are signed with the new key, and the old
-key is retired once the tickets it signed have expired (see protocol/CREDENTIAL.md).
+key is retired once the tickets it signed have expired (see protocol/SPEC.md ("Ticket credential")).
 """
 
 import base64
