@@ -1,0 +1,54 @@
+"""``admit demo`` as a user runs it: a separate process that exits by itself with a summary."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from server.demo.cli import demo
+
+
+def _admit(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "admit_cli", "demo", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={"PATH": "/usr/bin:/bin", "COLUMNS": "160", "TERM": "dumb"},
+    )
+
+
+def test_help_names_every_option() -> None:
+    result = CliRunner().invoke(demo, ["--help"])
+    assert result.exit_code == 0
+    for option in ("--kiosks", "--duration", "--port", "--data-dir", "--language", "--seed"):
+        assert option in result.output
+    assert "Exit code 1 means kiosk scans never reached the server" in result.output
+
+
+def test_a_timed_run_prints_access_and_a_clean_summary(tmp_path: Path) -> None:
+    data_dir = tmp_path / "demo"
+    run = _admit(
+        "--kiosks", "2", "--duration", "4", "--port", "0", "--data-dir", str(data_dir),
+        "--language", "en", timeout=240,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    out = run.stdout
+    assert "/dashboard?token=" in out
+    assert "Platform admin" in out and "+8613800000001" in out
+    assert "At the gates" in out and "Received by the server" in out
+    assert "Every scan reached the server exactly once." in out
+    # components log to the demo's file, not to the terminal
+    assert (data_dir / "demo.log").stat().st_size > 0
+    assert "uvicorn" not in out
+
+
+def test_a_folder_the_demo_did_not_make_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("keep me")
+    run = _admit("--data-dir", str(tmp_path), "--duration", "1", timeout=60)
+    assert run.returncode != 0
+    assert "not made by 'admit demo'" in run.stderr
+    assert (tmp_path / "notes.txt").read_text() == "keep me"
