@@ -5,13 +5,14 @@ from __future__ import annotations
 import threading
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
 
 from server.demo.broker import EmbeddedBroker
 
 
 def test_embedded_broker_relays_qos1_and_retained_messages() -> None:
     with EmbeddedBroker() as broker:
-        publisher = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="pub")
+        publisher = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="pub")
         publisher.connect(broker.host, broker.port)
         publisher.loop_start()
         publisher.publish("demo/status", b"online", qos=1, retain=True).wait_for_publish(5)
@@ -20,12 +21,12 @@ def test_embedded_broker_relays_qos1_and_retained_messages() -> None:
         got_both = threading.Event()
 
         def on_message(_c: mqtt.Client, _u: object, message: mqtt.MQTTMessage) -> None:
-            received.append((message.topic, message.payload))
+            received.append((message.topic, bytes(message.payload)))
             if len(received) == 2:
                 got_both.set()
 
         subscribed = threading.Event()
-        subscriber = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="sub")
+        subscriber = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="sub")
         subscriber.on_message = on_message
         subscriber.on_subscribe = lambda *_args: subscribed.set()
         subscriber.connect(broker.host, broker.port)
