@@ -105,12 +105,12 @@ class DriverLog:
 class DemoKiosk:
     """One simulated kiosk plus the driver thread that walks its plan."""
 
-    def __init__(self, config: KioskConfig, *, seed: int) -> None:
+    def __init__(self, config: KioskConfig, *, seed: int = 0, network: bool = True) -> None:
         self.config = config
         self.gate = config.site.gate
         self._outcomes: queue.SimpleQueue[ScanOutcome] = queue.SimpleQueue()
         self.simulated = SimulatedKiosk(
-            config, walk_probability=1.0, seed=seed, on_scan=self._outcomes.put
+            config, walk_probability=1.0, seed=seed, network=network, on_scan=self._outcomes.put
         )
         self.log = DriverLog()
         self._stop = threading.Event()
@@ -171,17 +171,17 @@ class DemoKiosk:
                     ready = scanned_at[first_of[index]] + DEFAULT_WINDOW_MS / 1000 + 0.5
                     if self._stop.wait(max(0.0, ready - time.monotonic())):
                         return
-                result = self._present(planned)
+                result = self.present(planned)
                 done[index] = result
                 scanned_at[index] = time.monotonic()
                 self.log.results.append(result)
-                self._wait_for_passage()
         except Exception:
             log.exception("demo driver for %s failed", self.gate)
         finally:
             self.plan_done.set()
 
-    def _present(self, planned: PlannedScan) -> ScanResult:
+    def present(self, planned: PlannedScan) -> ScanResult:
+        """Show (or type) one ticket until the kiosk decides, then let the visitor through."""
         for _ in range(SHOW_ATTEMPTS):
             if planned.typed:
                 self.simulated.type_code(planned.text)
@@ -189,6 +189,7 @@ class DemoKiosk:
                 self.simulated.show(planned.text)
             outcome = self._decision_for(planned.text)
             if outcome is not None:
+                self._wait_for_passage()
                 return ScanResult(self.gate, planned, outcome)
         return ScanResult(self.gate, planned, None)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from rich.console import Console, Group
 from rich.table import Table
@@ -45,6 +46,8 @@ class DemoSummary:
     unknown: list[str]
     annulments: int
     stored_offline: int
+    #: the longest a stored scan took from the gate's decision to the server's database
+    slowest_delivery: timedelta | None
     checkins: GateCheckins
     outbox_depths: dict[str, int] = field(default_factory=dict)
 
@@ -95,6 +98,7 @@ def summarize(
         unknown=sorted({scan.scan_id for scan in scans} - kiosk_ids),
         annulments=len(stored) - len(scans),
         stored_offline=sum(1 for scan in stored if scan.offline),
+        slowest_delivery=max((scan.received_at - scan.scanned_at for scan in stored), default=None),
         checkins=checkins,
         outbox_depths=dict(outbox_depths),
     )
@@ -137,6 +141,9 @@ def render(summary: DemoSummary, console: Console) -> None:
     server.add_row("  refusals", str(summary.stored - summary.stored_admitted))
     server.add_row("  decided offline", str(summary.stored_offline))
     server.add_row("annulments (nobody walked through)", str(summary.annulments))
+    if summary.slowest_delivery is not None:
+        seconds = summary.slowest_delivery.total_seconds()
+        server.add_row("slowest gate → server delivery", f"{seconds:.2f} s")
     server.add_row("check-ins counted", str(checkins.admitted))
     conflict_text = ", ".join(f"{r} {n}" for r, n in checkins.conflict_reasons.items())
     server.add_row(

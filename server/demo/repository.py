@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -18,12 +19,22 @@ class StoredScan:
     reason: str
     offline: bool
     annuls: str | None
+    #: the gate's time of the scan, and when the server stored it
+    scanned_at: datetime
+    received_at: datetime
 
 
 def stored_scans(session: Session, gate_ids: Collection[int]) -> list[StoredScan]:
     """Every gate scan row of these gates (one per scan id and gate: the table's unique key)."""
     rows = session.execute(
-        select(GateScan.scan_id, GateScan.reason, GateScan.offline, GateScan.annuls)
+        select(
+            GateScan.scan_id,
+            GateScan.reason,
+            GateScan.offline,
+            GateScan.annuls,
+            GateScan.scanned_at,
+            GateScan.received_at,
+        )
         .where(GateScan.gate_id.in_(list(gate_ids)))
         .order_by(GateScan.id)
     )

@@ -4,6 +4,7 @@ unexpected scans are found, and only lost ones (or a full outbox) count as event
 from __future__ import annotations
 
 import io
+from datetime import UTC, datetime, timedelta
 
 from rich.console import Console
 
@@ -14,6 +15,7 @@ from server.demo.plan import Kind, PlannedScan
 from server.demo.report import DemoSummary, render, summarize
 from server.demo.repository import GateCheckins, StoredScan
 
+SCANNED_AT = datetime(2026, 5, 1, 9, 30, tzinfo=UTC)
 CHECKINS = GateCheckins(admitted=1, conflicts=1, conflict_reasons={"already_used": 1})
 
 
@@ -35,7 +37,14 @@ def result(kind: Kind, reason: str | None, scan_id: str) -> ScanResult:
 
 
 def stored(scan_id: str, reason: str = "admitted", annuls: str | None = None) -> StoredScan:
-    return StoredScan(scan_id, reason, offline=False, annuls=annuls)
+    return StoredScan(
+        scan_id,
+        reason,
+        offline=False,
+        annuls=annuls,
+        scanned_at=SCANNED_AT,
+        received_at=SCANNED_AT + timedelta(milliseconds=40 if reason == "admitted" else 10),
+    )
 
 
 RESULTS = [
@@ -61,6 +70,7 @@ def test_a_clean_run_counts_by_reason_and_kind() -> None:
     assert summary.unexpected == 1
     assert (summary.stored, summary.stored_admitted, summary.annulments) == (3, 2, 1)
     assert summary.lost == summary.duplicated == summary.unknown == []
+    assert summary.slowest_delivery == timedelta(milliseconds=40)
     assert not summary.events_lost
 
 

@@ -1,0 +1,224 @@
+"""One real kiosk against the real server through Mosquitto, from enrollment to an outage.
+
+The server runs under uvicorn on the server tests' database (SQLite, and PostgreSQL when
+``ADMIT_TEST_DATABASE_URL`` is set); its MQTT bridge is started by the test so it can be stopped
+and restarted. The kiosk is the real program on simulated hardware (synthetic camera, MockFactory
+pins), enrolled over HTTP with a one-time token.
+
+1. a valid ticket is admitted at the gate, the server stores the scan and counts the check-in,
+   and the kiosk's outbox drains on the server's acknowledgement;
+2. a refund through the API revokes the ticket: the revocation reaches the kiosk over MQTT and
+   the next scan of it is refused ``revoked``;
+3. with the server's bridge stopped the gate keeps scanning (first with its broker link up, then
+   as a kiosk with no network at all); after the bridge restarts every scan arrives once, with
+   its original time and offline flag.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from server.app import create_app
+from server.clock import utc_now
+from server.db import Database
+from server.demo import repository
+from server.demo.http_server import InProcessServer
+from server.demo.kiosks import DemoKiosk, ScanResult, enroll_kiosk
+from server.demo.plan import Kind, PlannedScan
+from server.demo.seed import DemoSeed, DemoSeeder, SeededTicket, SeedSizes
+from server.fleet.bridge import FleetBridge, start_bridge
+from server.fleet.settings import FleetSettings
+from server.settings import Settings
+from tests.server import conftest as server_fixtures
+
+# the server tests' database fixtures (SQLite, plus PostgreSQL when configured)
+database_url = server_fixtures.database_url
+postgres_tables_url = server_fixtures.postgres_tables_url
+
+WAIT = 30.0
+OWNER_PASSWORD = "owner-password-1"
+
+
+def wait_for(condition: Callable[[], bool], what: str, timeout: float = WAIT) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+@dataclass
+class World:
+    server: InProcessServer
+    database: Database
+    fleet_settings: FleetSettings
+    seed: DemoSeed
+    kiosk_dir: Path
+    owner_headers: dict[str, str]
+
+    def stored(self) -> dict[str, repository.StoredScan]:
+        with self.database.sessions() as session:
+            rows = repository.stored_scans(session, [gate.gate_id for gate in self.seed.gates])
+        return {row.scan_id: row for row in rows}
+
+    def stored_rows(self) -> int:
+        with self.database.sessions() as session:
+            return len(repository.stored_scans(session, [gate.gate_id for gate in self.seed.gates]))
+
+    def checkins(self) -> repository.GateCheckins:
+        with self.database.sessions() as session:
+            return repository.gate_checkins(session, self.seed.merchant_id)
+
+    def start_bridge(self) -> FleetBridge:
+        bridge = start_bridge(self.database, self.fleet_settings, clock=utc_now)
+        assert bridge.wait_connected(WAIT), "the bridge could not connect to the broker"
+        return bridge
+
+
+@pytest.fixture
+def world(database_url: str, mqtt_url: str, tmp_path: Path) -> Iterator[World]:
+    suffix = uuid.uuid4().hex[:10]
+    settings = Settings(
+        database_url=database_url,
+        database_schema="none",
+        data_dir=tmp_path / "server",
+        secret_key=SecretStr("end-to-end"),
+        sms_sender="outbox",
+        background_jobs=False,
+        log_json=False,
+    )
+    fleet_settings = FleetSettings(
+        mqtt_bridge=False,
+        mqtt_url=mqtt_url,
+        # private topics and client id: the broker may be shared with other test processes
+        mqtt_root=f"e2e{suffix}",
+        mqtt_client_id=f"admit-e2e-{suffix}",
+        mqtt_share_group=f"e2e{suffix}",
+    )
+    app = create_app(settings)
+    app.state.fleet_settings = fleet_settings
+    database: Database = app.state.database
+    seeder = DemoSeeder(
+        database,
+        settings,
+        fleet_settings,
+        now=utc_now,
+        rng=random.Random(7),
+        admin_password="admin-password-1",
+        owner_password=OWNER_PASSWORD,
+    )
+    sizes = SeedSizes(
+        tickets=12, checked_in_at_counter=0, refunded_before=0, refunded_live=0, vip_tickets=0
+    )
+    with InProcessServer(app) as server:
+        seed = seeder.seed(sizes, gate_count=1)
+        login = httpx.post(
+            f"{server.base_url}/api/auth/login",
+            json={"phone": seed.owner_phone, "password": OWNER_PASSWORD},
+        )
+        assert login.status_code == 200, login.text
+        yield World(
+            server,
+            database,
+            fleet_settings,
+            seed,
+            tmp_path / "kiosk",
+            {"Authorization": f"Bearer {login.json()['access_token']}"},
+        )
+
+
+def scan(kiosk: DemoKiosk, ticket: SeededTicket, kind: Kind = Kind.VALID) -> ScanResult:
+    result = kiosk.present(PlannedScan(kind, ticket.credential))
+    assert result.outcome is not None, "the synthetic camera never read the ticket"
+    return result
+
+
+def scan_id(result: ScanResult) -> str:
+    assert result.outcome is not None
+    return result.outcome.scan_id
+
+
+def test_a_kiosk_admits_refuses_revoked_and_delivers_everything_after_an_outage(
+    world: World,
+) -> None:
+    tickets = iter(world.seed.valid)
+    gate = world.seed.gates[0]
+    config = enroll_kiosk(
+        world.server.base_url,
+        gate.token,
+        world.kiosk_dir,
+        language="en",
+        mqtt_root=world.fleet_settings.mqtt_root,
+        resend_after=1.0,
+    )
+    assert config.site.gate == gate.key
+    again = httpx.post(f"{world.server.base_url}/api/v1/fleet/enroll", json={"token": gate.token})
+    assert again.status_code == 401, "an enrollment token works once"
+
+    bridge = world.start_bridge()
+    kiosk = DemoKiosk(config)
+    kiosk.start()
+    try:
+        assert kiosk.wait_connected(WAIT)
+
+        # 1. admitted at the gate, stored and counted by the server, outbox drained on the ack
+        first = scan(kiosk, next(tickets))
+        assert first.reason == "admitted"
+        wait_for(lambda: scan_id(first) in world.stored(), "the admission to be stored")
+        wait_for(lambda: kiosk.outbox_depth() == 0, "the kiosk's outbox to drain")
+        assert world.checkins().admitted == 1
+
+        # 2. a refund revokes the ticket; the revocation reaches the gate over MQTT
+        refunded = next(tickets)
+        refund = httpx.post(
+            f"{world.server.base_url}/api/merchant/orders/{refunded.order_id}/refund",
+            json={"item_ids": [refunded.order_item_id], "reason": "changed plans"},
+            headers=world.owner_headers,
+        )
+        assert refund.status_code == 201, refund.text
+        wait_for(lambda: kiosk.revocations_count() == 1, "the revocation to reach the kiosk")
+        assert scan(kiosk, refunded, Kind.REFUNDED).reason == "revoked"
+        wait_for(lambda: kiosk.outbox_depth() == 0, "the refusal to be acknowledged")
+
+        # 3. the server's bridge goes away; the gate keeps deciding
+        bridge.stop()
+        outage_started = datetime.now(UTC)
+        while_server_down = [scan(kiosk, next(tickets)) for _ in range(3)]
+        kiosk.stop()
+        offline_kiosk = DemoKiosk(config, network=False)
+        offline_kiosk.start()
+        without_network = [scan(offline_kiosk, next(tickets)) for _ in range(2)]
+        offline_kiosk.stop()
+        kiosk = DemoKiosk(config)
+        kiosk.start()
+        assert kiosk.wait_connected(WAIT)
+        time.sleep(2.0)  # let the kiosk resend unacknowledged scans while nobody stores them
+        assert kiosk.outbox_depth() == 5, "nothing is deleted before the server acknowledges it"
+        restarted_at = datetime.now(UTC)
+        bridge = world.start_bridge()
+
+        outage = while_server_down + without_network
+        assert all(result.reason == "admitted" for result in outage)
+        wait_for(lambda: kiosk.outbox_depth() == 0, "the outbox to drain after the outage")
+        stored = world.stored()
+        for result in outage:
+            row = stored[scan_id(result)]
+            assert result.outcome is not None
+            assert row.offline is result.outcome.decision.offline
+            assert outage_started <= row.scanned_at < restarted_at <= row.received_at
+        assert [r.outcome.decision.offline for r in outage if r.outcome] == [False] * 3 + [True] * 2
+        assert world.stored_rows() == len(stored) == 7
+        assert world.checkins().admitted == 6
+    finally:
+        kiosk.stop()
+        bridge.stop()
