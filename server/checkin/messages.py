@@ -47,9 +47,5 @@ register_messages(
             "zh-CN": "所选票不属于该持票人",
             "en": "A chosen ticket is not this holder's",
         },
-        "checkin.busy": {
-            "zh-CN": "该票正在被同时核验，请重试",
-            "en": "This ticket is being checked elsewhere at this moment; try again",
-        },
     }
 )

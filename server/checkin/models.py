@@ -2,10 +2,10 @@
 
 Every check-in attempt (a checker's scan, a back-office verification, a gate's scan) is one
 :class:`CheckinRecord`, admitted or rejected, never updated or deleted (the repository has no
-such statement and :mod:`server.checkin.guard` refuses them). The allowance is enforced by the
-database: an admission that counts as an entry carries ``entry_no`` = the ticket's previous
-highest entry number + 1, and ``(ticket_id, entry_no)`` is unique, so two concurrent admissions
-of the same entry cannot both be stored.
+such statement and :mod:`server.checkin.guard` refuses them). An admission that counts as an
+entry carries the ``entry_no`` it claimed from the ticket's conditional counter update (see
+:mod:`server.checkin.service`); ``(ticket_id, entry_no)`` is unique, so even a faulty claim
+could not store the same entry twice.
 """
 
 from __future__ import annotations

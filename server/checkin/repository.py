@@ -47,27 +47,6 @@ def annulment_of(session: Session, record_id: int) -> CheckinRecord | None:
 
 
 @dataclass(frozen=True)
-class EntryCount:
-    """A ticket's admissions in the log: the highest entry number taken and how many entries
-    are in use (admissions minus annulled ones)."""
-
-    highest_entry_no: int
-    in_use: int
-
-
-def entry_count(session: Session, ticket_id: int) -> EntryCount:
-    counted = session.execute(
-        select(
-            func.coalesce(func.max(CheckinRecord.entry_no), 0),
-            func.count(CheckinRecord.entry_no),
-            func.count(CheckinRecord.annuls_record_id),
-        ).where(CheckinRecord.ticket_id == ticket_id)
-    ).one()
-    highest, admissions, annulments = counted
-    return EntryCount(int(highest or 0), int(admissions) - int(annulments))
-
-
-@dataclass(frozen=True)
 class RecordFilter:
     event_id: int | None = None
     checker_user_id: int | None = None

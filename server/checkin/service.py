@@ -1,13 +1,14 @@
 """Check-in rules: every attempt becomes exactly one log row, and no ticket is admitted beyond
 its allowance, whoever checks it and however many check at once.
 
-How the allowance holds under concurrency: an admission that counts as an entry is inserted
-with ``entry_no`` = the highest entry number in the log + 1, inside a savepoint. The unique
-``(ticket_id, entry_no)`` constraint lets only one of several concurrent claims of the same
-entry in; a loser's insert fails (PostgreSQL makes it wait for the winner's commit first), its
-savepoint rolls back, and it reads the log again, now seeing the winner's entry, so it is
-refused with ``already_used`` (and that refusal is logged too). SQLite serialises writers with
-``BEGIN IMMEDIATE`` anyway. The ticket's ``entries_used`` counter moves in the same transaction.
+How the allowance holds under concurrency: the pure rules (:mod:`server.checkin.rules`) judge
+the loaded ticket first; an admission then *claims* an entry with one conditional
+``UPDATE tickets ... WHERE entries_used < entries_allowed RETURNING last_entry_no``
+(:func:`server.tickets.repository.claim_entry`). PostgreSQL row-locks the ticket, and a
+concurrent claim waits, re-checks the condition against the winner's committed row and matches
+nothing; SQLite serialises writers with ``BEGIN IMMEDIATE``. A refused claim reloads the
+ticket and logs the refusal (``already_used`` or ``revoked``). The admission's log row carries
+the claimed ``entry_no``, unique per ticket in the log as a second, independent guard.
 
 Gate scans (seam 3) follow pretix's rule: always stored, idempotent by scan id, and flagged as
 a conflict when the gate admitted what the server would have refused online.
@@ -18,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import lru_cache, partial
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -38,16 +40,13 @@ from server.checkin.models import (
 )
 from server.checkin.rules import TicketFacts, entry_refusal, exit_refusal
 from server.clock import utc_now
-from server.errors import Conflict, Invalid, NotFound
+from server.errors import Invalid, NotFound
 from server.phones import normalize_phone
 from server.tickets import keys as ticket_keys
 from server.tickets import repository as tickets_repo
 from server.tickets.models import Ticket, TicketStatus
 from server.tickets.service import is_usable
 
-#: Times one check-in re-reads the log after losing a race for an entry number. Each loss
-#: means another check-in of the same ticket committed, so a handful is plenty.
-MAX_CLAIM_ATTEMPTS = 50
 CODE_HASH_LENGTH = 32
 
 
@@ -103,33 +102,53 @@ def check_in(
             return earlier
     if attempt.direction is Direction.OUT:
         refusal = exit_refusal(
-            _facts(ticket, ticket.entries_used),
-            event_id=attempt.event_id,
-            allowed_events=actor.allowed_events,
+            _facts(ticket), event_id=attempt.event_id, allowed_events=actor.allowed_events
         )
         return _log(session, merchant_id, actor, attempt, ticket, refusal)
-    for _ in range(MAX_CLAIM_ATTEMPTS):
-        count = repo.entry_count(session, ticket.id)
-        refusal = entry_refusal(
-            _facts(ticket, count.in_use),
-            attempt.scanned_at,
-            event_id=attempt.event_id,
-            allowed_events=actor.allowed_events,
-        )
-        if refusal is not None:
-            return _log(session, merchant_id, actor, attempt, ticket, refusal)
-        record = _try_insert(
-            session,
-            _record(merchant_id, actor, attempt, ticket, None, entry_no=count.highest_entry_no + 1),
-        )
-        if record is not None:
-            tickets_repo.add_entries_used(session, ticket.id, 1)
-            return record
-        if attempt.scan_id is not None:
-            earlier = repo.record_by_scan_id(session, merchant_id, attempt.scan_id)
-            if earlier is not None:
-                return earlier
-    raise Conflict("checkin.busy")
+    judge = partial(
+        entry_refusal,
+        at=attempt.scanned_at,
+        event_id=attempt.event_id,
+        allowed_events=actor.allowed_events,
+    )
+    refusal = judge(_facts(ticket))
+    if refusal is not None:
+        return _log(session, merchant_id, actor, attempt, ticket, refusal)
+    admitted = _claim_and_log(
+        session, merchant_id, ticket, _record(merchant_id, actor, attempt, ticket, None)
+    )
+    if admitted is not None:
+        return admitted
+    tickets_repo.reload_ticket(session, ticket)
+    refusal = judge(_facts(ticket)) or reasons.ALREADY_USED
+    return _log(session, merchant_id, actor, attempt, ticket, refusal)
+
+
+def _claim_and_log(
+    session: Session, merchant_id: int, ticket: Ticket, record: CheckinRecord
+) -> CheckinRecord | None:
+    """Claim the ticket's next entry and store ``record`` as that entry's admission; None when
+    no entry could be claimed. With a scan id, both happen in a savepoint so that a duplicate
+    scan arriving at the same moment undoes the claim and yields the first scan's record."""
+    if record.scan_id is None:
+        entry_no = tickets_repo.claim_entry(session, ticket)
+        if entry_no is None:
+            return None
+        record.entry_no = entry_no
+        return repo.add_record(session, record)
+    try:
+        with session.begin_nested():
+            entry_no = tickets_repo.claim_entry(session, ticket)
+            if entry_no is None:
+                return None
+            record.entry_no = entry_no
+            return repo.add_record(session, record)
+    except IntegrityError:
+        earlier = repo.record_by_scan_id(session, merchant_id, record.scan_id)
+        if earlier is None:
+            raise
+        tickets_repo.reload_ticket(session, ticket)
+        return earlier
 
 
 def log_unmatched(
@@ -143,14 +162,14 @@ def log_unmatched(
     return _log(session, merchant_id, actor, attempt, None, reason)
 
 
-def _facts(ticket: Ticket, in_use: int) -> TicketFacts:
+def _facts(ticket: Ticket) -> TicketFacts:
     return TicketFacts(
         event_id=ticket.event_id,
         status=ticket.status,
         valid_from=ticket.valid_from,
         valid_until=ticket.valid_until,
         entries_allowed=ticket.entries_allowed,
-        entries_in_use=in_use,
+        entries_in_use=ticket.entries_used,
     )
 
 
@@ -284,37 +303,18 @@ def record_gate_scan(
             merchant_id,
             _record(merchant_id, actor, attempt, ticket, None, reason=gate_reason),
         )
-    for _ in range(MAX_CLAIM_ATTEMPTS):
-        count = repo.entry_count(session, ticket.id)
-        refusal = entry_refusal(_facts(ticket, count.in_use), scanned_at)
-        if refusal is not None:
-            flagged = _record(
-                merchant_id,
-                actor,
-                attempt,
-                ticket,
-                None,
-                conflict_reason=refusal,
-                reason=gate_reason,
-            )
-            return _store_gate(session, merchant_id, flagged)
-        counted = _record(
-            merchant_id,
-            actor,
-            attempt,
-            ticket,
-            None,
-            entry_no=count.highest_entry_no + 1,
-            reason=gate_reason,
-        )
-        record = _try_insert(session, counted)
-        if record is not None:
-            tickets_repo.add_entries_used(session, ticket.id, 1)
-            return record
-        earlier = repo.record_by_scan_id(session, merchant_id, scan_id)
-        if earlier is not None:
-            return earlier
-    raise Conflict("checkin.busy")
+    refusal = entry_refusal(_facts(ticket), scanned_at)
+    if refusal is None:
+        counted = _record(merchant_id, actor, attempt, ticket, None, reason=gate_reason)
+        admitted = _claim_and_log(session, merchant_id, ticket, counted)
+        if admitted is not None:
+            return admitted
+        tickets_repo.reload_ticket(session, ticket)
+        refusal = entry_refusal(_facts(ticket), scanned_at) or reasons.ALREADY_USED
+    flagged = _record(
+        merchant_id, actor, attempt, ticket, None, conflict_reason=refusal, reason=gate_reason
+    )
+    return _store_gate(session, merchant_id, flagged)
 
 
 def _gate_rejection(
@@ -347,7 +347,7 @@ def _gate_rejection(
     )
     stored = _store_gate(session, merchant_id, record)
     if annulled is not None and stored is record and annulled.ticket_id is not None:
-        tickets_repo.add_entries_used(session, annulled.ticket_id, -1)
+        tickets_repo.release_entry(session, annulled.ticket_id)
     return stored
 
 
@@ -403,14 +403,8 @@ def check_credential(
 ) -> Outcome:
     """Verify a scanned credential with the merchant's keyring, then check the ticket in."""
     attempt = replace(attempt, method=CheckinMethod.CREDENTIAL)
-    keyring = Keyring.from_dict(
-        {
-            str(k): v
-            for k, v in ticket_keys.keyring_for_merchant(
-                session, merchant_id, attempt.received_at
-            ).items()
-        }
-    )
+    trusted = ticket_keys.keyring_for_merchant(session, merchant_id, attempt.received_at)
+    keyring = _keyring(tuple(sorted(trusted.items())))
     verified = verify_ticket(credential, keyring)
     if isinstance(verified, Rejection):
         return Outcome(log_unmatched(session, merchant_id, actor, attempt, verified.reason), None)
@@ -420,6 +414,13 @@ def check_credential(
             log_unmatched(session, merchant_id, actor, attempt, reasons.UNKNOWN_TICKET), None
         )
     return Outcome(check_in(session, merchant_id, ticket, actor, attempt), ticket)
+
+
+@lru_cache(maxsize=256)
+def _keyring(trusted: tuple[tuple[int, str], ...]) -> Keyring:
+    """A loaded keyring per distinct set of trusted keys (loading parses every public key).
+    Callers only verify with it, never change it."""
+    return Keyring.from_dict({str(key_id): text for key_id, text in trusted})
 
 
 def find_by_code(session: Session, merchant_id: int, code_text: str) -> Ticket | str:

@@ -36,11 +36,12 @@ def keyring_for_merchant(
 ) -> dict[int, str]:
     """Key id -> public key text (``protocol.signing`` format) of every key kiosks must trust:
     the active key and the rotated-out ones not yet retired. Makes the first key if needed."""
-    ensure_active_key(session, merchant_id, now or utc_now())
+    records = repo.signing_keys(session, merchant_id)
+    if not any(key.state is SigningKeyState.ACTIVE for key in records):
+        ensure_active_key(session, merchant_id, now or utc_now())
+        records = repo.signing_keys(session, merchant_id)
     return {
-        key.key_id: key.public_key
-        for key in repo.signing_keys(session, merchant_id)
-        if key.state is not SigningKeyState.RETIRED
+        key.key_id: key.public_key for key in records if key.state is not SigningKeyState.RETIRED
     }
 
 

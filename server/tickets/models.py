@@ -73,8 +73,12 @@ class Ticket(TenantMixin, Base):
     status: Mapped[TicketStatus] = mapped_column(_enum_column(TicketStatus, "ticket_status"))
     #: 0 means unlimited.
     entries_allowed: Mapped[int]
-    #: Admissions counted so far (kept by check-in in the same transaction as its log row).
+    #: Entries in use: admissions counted so far, minus annulled ones. Check-in moves it with a
+    #: conditional UPDATE that refuses to pass ``entries_allowed`` (the allowance guard).
     entries_used: Mapped[int] = mapped_column(default=0)
+    #: The highest entry number handed out (never goes down; numbers the check-in log's
+    #: admissions, which are unique per ticket).
+    last_entry_no: Mapped[int] = mapped_column(default=0)
     valid_from: Mapped[datetime | None]
     valid_until: Mapped[datetime | None]
     #: The merchant key id that signed ``credential``.

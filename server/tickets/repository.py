@@ -8,6 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from server.tenancy import get_owned, scoped_select
 from server.tickets.models import (
@@ -105,14 +106,46 @@ def find_tickets(
     return session.scalars(query.order_by(Ticket.id).limit(limit).offset(offset)).all()
 
 
-def add_entries_used(session: Session, ticket_id: int, delta: int) -> None:
-    """Move a ticket's entry counter by ``delta`` (check-in keeps it beside its log)."""
+def claim_entry(session: Session, ticket: Ticket) -> int | None:
+    """Take the ticket's next entry, atomically: the entry number, or None when the ticket is
+    revoked or has no entry left *in the database* (whatever the loaded object says).
+
+    One conditional ``UPDATE ... RETURNING``: PostgreSQL row-locks the ticket and re-checks the
+    condition against the committed row after a concurrent claim commits; SQLite's writers are
+    serialised by ``BEGIN IMMEDIATE``. So concurrent claims can never exceed the allowance.
+    """
+    claimed = session.execute(
+        update(Ticket)
+        .where(
+            Ticket.id == ticket.id,
+            Ticket.status == TicketStatus.VALID,
+            (Ticket.entries_allowed == 0) | (Ticket.entries_used < Ticket.entries_allowed),
+        )
+        .values(entries_used=Ticket.entries_used + 1, last_entry_no=Ticket.last_entry_no + 1)
+        .returning(Ticket.entries_used, Ticket.last_entry_no)
+        .execution_options(synchronize_session=False)
+    ).first()
+    if claimed is None:
+        return None
+    entries_used, last_entry_no = claimed
+    set_committed_value(ticket, "entries_used", entries_used)
+    set_committed_value(ticket, "last_entry_no", last_entry_no)
+    return int(last_entry_no)
+
+
+def release_entry(session: Session, ticket_id: int) -> None:
+    """Give an entry back (an annulled admission)."""
     session.execute(
         update(Ticket)
-        .where(Ticket.id == ticket_id)
-        .values(entries_used=Ticket.entries_used + delta)
-        .execution_options(synchronize_session="evaluate")
+        .where(Ticket.id == ticket_id, Ticket.entries_used > 0)
+        .values(entries_used=Ticket.entries_used - 1)
+        .execution_options(synchronize_session="fetch")
     )
+
+
+def reload_ticket(session: Session, ticket: Ticket) -> None:
+    """Read the ticket's row again (after a refused claim, to say why)."""
+    session.refresh(ticket)
 
 
 def valid_tickets_signed_with(session: Session, merchant_id: int, key_id: int) -> Sequence[Ticket]:

@@ -1,0 +1,377 @@
+"""Check-in API latency at a fixed arrival rate (goal: p99 <= 20 ms at 200 requests/s).
+
+    .venv/bin/python bench/checkin.py [--rate 200] [--duration 10] [--code-share 0.2]
+
+The server runs as it does in production: ``uvicorn server.asgi:app`` in a subprocess on a free
+port, one worker, a fresh database seeded with one merchant, one checker and a ticket for
+every request (so every request is a real admission that writes its log row and moves the
+ticket's counter). The load is open-loop: requests start on a fixed schedule whether or not
+earlier ones have answered, so a slow server shows up as queueing, and each latency is measured
+from the request's scheduled start (no coordinated omission). Most requests scan a signed
+credential (``POST /api/merchant/checkin/scan``: Ed25519 verification with the merchant's
+keyring); ``--code-share`` of them type a 12-digit code (``POST .../code``).
+
+Runs on a fresh SQLite file and, when reachable, on PostgreSQL (``ADMIT_TEST_DATABASE_URL`` or
+``postgresql://postgres@127.0.0.1:5432/test``) in a private schema dropped afterwards. The load
+generator shares the machine's cores with the server, so the figures are an upper bound.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import httpx
+from sqlalchemy import text
+
+from server.accounts import auth
+from server.accounts import repository as accounts_repo
+from server.accounts.models import MerchantRole, MerchantStatus
+from server.db import Base, Database, make_engine, normalize_database_url
+from server.features import import_all_models
+from server.settings import Settings
+from server.tickets import service as tickets_service
+
+DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
+GOAL_P99_MS = 20.0
+WORKERS = 2
+WARMUP_REQUESTS = 100
+SECRET_KEY = "bench-checkin-secret"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = ""
+    with suppress(ValueError, OSError):
+        memory = f", {os.sysconf('SC_PHYS_PAGES') * os.sysconf('SC_PAGE_SIZE') / 2**30:.0f} GiB RAM"
+    return (
+        f"{platform.system()} {platform.release()}, {cpu}, {os.cpu_count()} cores{memory}, "
+        f"Python {platform.python_version()}"
+    )
+
+
+# --- seeding -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BenchTicketType:
+    id: int = 1
+    event_id: int = 1
+    entries_allowed: int = 1
+    valid_from: datetime | None = None
+    valid_until: datetime | None = None
+    zone_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class BenchItem:
+    id: int
+    ticket_type: BenchTicketType = field(default_factory=BenchTicketType)
+    holder_name: str = "Bench"
+    holder_phone: str | None = None
+    holder_fields: dict[str, str] = field(default_factory=dict)
+    visit_date: date | None = None
+
+
+@dataclass(frozen=True)
+class BenchOrder:
+    """An order of the shape sales hands to ``issue_for_order``."""
+
+    id: int
+    merchant_id: int
+    items: list[BenchItem]
+    visitor_user_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Seeded:
+    token: str
+    credentials: list[str]
+    codes: list[str]
+
+
+def seed(url: str, tickets: int) -> Seeded:
+    """Tables, a merchant with a checker (and their token), and ``tickets`` valid tickets."""
+    import_all_models()
+    engine = make_engine(url)
+    Base.metadata.create_all(engine)
+    engine.dispose()
+    database = Database.connect(url)
+    now = datetime.now(UTC)
+    settings = Settings(database_url=url, secret_key=SECRET_KEY)  # type: ignore[arg-type]
+    with database.sessions.begin() as session:
+        owner = accounts_repo.add_user(session, phone="+8613800000001", now=now)
+        checker = accounts_repo.add_user(session, phone="+8613800000002", now=now)
+        merchant = accounts_repo.add_merchant(
+            session,
+            name="Bench",
+            contact_name="",
+            contact_phone=owner.phone,
+            status=MerchantStatus.ACTIVE,
+            events_public=True,
+            now=now,
+        )
+        accounts_repo.add_membership(
+            session, merchant_id=merchant.id, user_id=owner.id, role=MerchantRole.OWNER, now=now
+        )
+        membership = accounts_repo.add_membership(
+            session,
+            merchant_id=merchant.id,
+            user_id=checker.id,
+            role=MerchantRole.CHECKER,
+            now=now,
+        )
+        token = auth.issue_token(session, settings, checker, membership, now).token
+        merchant_id = merchant.id
+    credentials: list[str] = []
+    codes: list[str] = []
+    batch = 500
+    for start in range(0, tickets, batch):
+        items = [BenchItem(id=start + n + 1) for n in range(min(batch, tickets - start))]
+        order = BenchOrder(id=start + 1, merchant_id=merchant_id, items=items)
+        with database.sessions.begin() as session:
+            for ticket in tickets_service.issue_for_order(session, order, now=now):
+                credentials.append(ticket.credential)
+                codes.append(ticket.code)
+    database.dispose()
+    return Seeded(token, credentials, codes)
+
+
+# --- the server --------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@contextmanager
+def running_server(url: str, log_path: Path) -> Iterator[str]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "ADMIT_DATABASE_URL": url,
+        "ADMIT_DATABASE_SCHEMA": "none",
+        "ADMIT_BACKGROUND_JOBS": "false",
+        "ADMIT_SECRET_KEY": SECRET_KEY,
+        "ADMIT_DATA_DIR": str(log_path.parent),
+        "PYTHONPATH": str(REPO_ROOT),
+    }
+    command = [
+        sys.executable, "-m", "uvicorn", "server.asgi:app",
+        "--host", "127.0.0.1", "--port", str(port),
+        "--workers", str(WORKERS), "--no-access-log", "--log-level", "warning",
+    ]  # fmt: skip
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=log, cwd=REPO_ROOT)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            _wait_healthy(base, process)
+            yield base
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _wait_healthy(base: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited with {process.returncode}")
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError("the server did not become healthy in 30 s")
+
+
+# --- the load ----------------------------------------------------------------------------------
+
+
+@dataclass
+class LoadResult:
+    latencies_ms: list[float]
+    admitted: int
+    refused: int
+    errors: int
+    elapsed_s: float
+    first_error: str
+
+
+def requests_for(seeded: Seeded, count: int, code_share: float) -> list[tuple[str, dict[str, str]]]:
+    """One request per ticket; every ``1/code_share``-th one types the code instead."""
+    every = round(1 / code_share) if code_share > 0 else 0
+    planned: list[tuple[str, dict[str, str]]] = []
+    for index in range(count):
+        if every and index % every == every - 1:
+            planned.append(("/api/merchant/checkin/code", {"code": seeded.codes[index]}))
+        else:
+            planned.append(
+                ("/api/merchant/checkin/scan", {"credential": seeded.credentials[index]})
+            )
+    return planned
+
+
+async def run_load(
+    base: str, token: str, planned: list[tuple[str, dict[str, str]]], rate: float
+) -> LoadResult:
+    latencies: list[float] = []
+    outcome = {"admitted": 0, "refused": 0, "errors": 0}
+    first_error: list[str] = []
+    headers = {"Authorization": f"Bearer {token}"}
+    limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
+    async with httpx.AsyncClient(
+        base_url=base, headers=headers, limits=limits, timeout=30
+    ) as client:
+
+        async def one(path: str, body: dict[str, str], scheduled: float) -> None:
+            try:
+                response = await client.post(path, json=body)
+                answered = time.perf_counter()
+                if response.status_code != 200:
+                    outcome["errors"] += 1
+                    first_error.append(f"{response.status_code} {response.text[:200]}")
+                elif response.json()["admitted"]:
+                    outcome["admitted"] += 1
+                else:
+                    outcome["refused"] += 1
+                latencies.append((answered - scheduled) * 1000)
+            except httpx.HTTPError as exc:
+                outcome["errors"] += 1
+                first_error.append(repr(exc))
+
+        tasks: list[asyncio.Task[None]] = []
+        start = time.perf_counter() + 0.05
+        for index, (path, body) in enumerate(planned):
+            scheduled = start + index / rate
+            delay = scheduled - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(path, body, scheduled)))
+        await asyncio.gather(*tasks)
+        elapsed = time.perf_counter() - start
+    return LoadResult(
+        latencies,
+        outcome["admitted"],
+        outcome["refused"],
+        outcome["errors"],
+        elapsed,
+        first_error[0] if first_error else "",
+    )
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))
+    return ordered[index]
+
+
+def bench_backend(name: str, url: str, args: argparse.Namespace, workdir: Path) -> None:
+    measured = int(args.rate * args.duration)
+    seeded = seed(url, WARMUP_REQUESTS + measured)
+    planned = requests_for(seeded, WARMUP_REQUESTS + measured, args.code_share)
+    with running_server(url, workdir / f"server-{name}.log") as base:
+        asyncio.run(run_load(base, seeded.token, planned[:WARMUP_REQUESTS], args.rate))
+        result = asyncio.run(run_load(base, seeded.token, planned[WARMUP_REQUESTS:], args.rate))
+    lat = result.latencies_ms
+    print(
+        f"{name:<10} sent {measured} at {args.rate:.0f}/s over {result.elapsed_s:.1f} s: "
+        f"admitted {result.admitted}, refused {result.refused}, errors {result.errors}"
+    )
+    if result.first_error:
+        print(f"{'':<10} first error: {result.first_error}")
+    p99 = percentile(lat, 0.99)
+    verdict = "meets" if p99 <= GOAL_P99_MS else "misses"
+    print(
+        f"{'':<10} latency ms: p50 {percentile(lat, 0.50):.1f}  p90 {percentile(lat, 0.90):.1f}  "
+        f"p99 {p99:.1f}  max {max(lat):.1f}  mean {statistics.fmean(lat):.1f}  "
+        f"({verdict} the goal p99 <= {GOAL_P99_MS:.0f} ms)"
+    )
+
+
+@contextmanager
+def postgres_schema(base_url: str) -> Iterator[str]:
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    engine = make_engine(base_url)
+    with engine.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in base_url else "?"
+    try:
+        yield f"{normalize_database_url(base_url)}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with engine.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        engine.dispose()
+
+
+def postgres_reachable(url: str) -> bool:
+    try:
+        engine = make_engine(url)
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        engine.dispose()
+        return True
+    except Exception:
+        return False
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--rate", type=float, default=200.0, help="requests per second")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds of measured load")
+    parser.add_argument("--code-share", type=float, default=0.2, help="share of typed codes")
+    parser.add_argument("--no-postgres", action="store_true")
+    args = parser.parse_args()
+    print(f"machine: {machine()}; load average before: {os.getloadavg()[0]:.2f}")
+    print(
+        f"check-in API, open loop at {args.rate:.0f} requests/s for {args.duration:.0f} s "
+        f"(+{WARMUP_REQUESTS} warm-up), {args.code_share:.0%} typed codes, the rest QR scans; "
+        f"uvicorn, {WORKERS} workers; latency from each request's scheduled start"
+    )
+    with tempfile.TemporaryDirectory(prefix="admit-bench-checkin-") as tmp:
+        workdir = Path(tmp)
+        bench_backend("sqlite", f"sqlite:///{workdir / 'bench.sqlite3'}", args, workdir)
+        postgres = os.environ.get("ADMIT_TEST_DATABASE_URL") or DEFAULT_POSTGRES
+        if args.no_postgres:
+            return
+        if not postgres_reachable(postgres):
+            print(f"postgresql: not reachable at {postgres}; skipped")
+            return
+        with postgres_schema(postgres) as url:
+            bench_backend("postgresql", url, args, workdir)
+
+
+if __name__ == "__main__":
+    main()
