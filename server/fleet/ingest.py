@@ -4,16 +4,16 @@ The bridge collects messages for a few milliseconds, calls :func:`store_batch` i
 transaction, commits, and only then publishes the acks this returns: a kiosk deletes a scan
 from its outbox on the ack, so an ack must never precede the commit. Scans are inserted with
 "on conflict do nothing" on ``(gate_id, scan_id)``: a re-sent scan is stored once and
-acknowledged again. New admissions are handed to check-in (seam 3) in the same transaction.
+acknowledged again. New admissions and annulments (``not_passed``) go to check-in (seam 3:
+``server.checkin.service.record_gate_scan``) in the same transaction; rejections live in
+``gate_scans`` only.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -31,6 +31,7 @@ from protocol.messages import (
     Telemetry,
 )
 from protocol.topics import TopicRef
+from server.checkin.service import record_gate_scan
 from server.fleet import metrics
 from server.fleet import repository as repo
 from server.fleet.commands import apply_result
@@ -38,8 +39,6 @@ from server.fleet.live import LiveEvent
 from server.fleet.models import EnrollmentState, Gate
 
 log = logging.getLogger(__name__)
-
-CHECKIN_MODULE = "server.checkin.service"
 
 
 @dataclass(frozen=True)
@@ -59,14 +58,6 @@ class BatchOutcome:
 
 def _from_ms(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, tz=UTC)
-
-
-def _checkin_recorder() -> Callable[..., Any] | None:
-    """``server.checkin.service.record_gate_scan`` when the check-in package is installed."""
-    if importlib.util.find_spec(CHECKIN_MODULE) is None:
-        return None
-    recorder: Callable[..., Any] = importlib.import_module(CHECKIN_MODULE).record_gate_scan
-    return recorder
 
 
 def store_batch(session: Session, batch: Sequence[Inbound], now: datetime) -> BatchOutcome:
@@ -162,16 +153,15 @@ def _store_scans(
     new = {scan_id for _, scan_id in repo.insert_scans(session, rows)}
     outcome.counts[metrics.SCANS_STORED] += len(new)
     outcome.counts[metrics.SCANS_DUPLICATE] += len(gate_scans) - len(new)
-    recorder = _checkin_recorder()
     for scan in unique.values():
         if scan.scan_id not in new:
             continue
-        if recorder is not None and scan.decision == reasons.ADMITTED:
-            recorder(
+        if scan.decision == reasons.ADMITTED or scan.annuls is not None:
+            record_gate_scan(
                 session,
                 merchant_id=gate.merchant_id,
                 ticket_id=scan.ticket_id,
-                code=None,
+                code=scan.code_hash,
                 gate_id=gate.id,
                 scan_id=scan.scan_id,
                 scanned_at=_from_ms(scan.scanned_at),
@@ -179,6 +169,8 @@ def _store_scans(
                 direction=scan.direction,
                 gate_decision=scan.decision,
                 gate_reason=scan.reason,
+                annuls=scan.annuls,
+                now=now,
             )
         outcome.events.append(LiveEvent("scan", gate.merchant_id, _scan_event(gate, scan)))
     watermark = _advance_watermark(session, gate, len(unique))

@@ -20,13 +20,16 @@ from sqlalchemy import func, select
 from protocol import messages
 from protocol.allowlist import ListDigest, hash_code
 from protocol.messages import ListAnnounce, ListUpdate, ScanAck
+from server.checkin.models import CheckinRecord
 from server.db import Database
 from server.fleet.bridge import FleetBridge
 from server.fleet.models import GateScan
 from server.fleet.settings import FleetSettings
 from server.signals import tickets_issued, tickets_revoked
+from tests.server.catalog.builders import create_ticket_type
 from tests.server.fleet.helpers import FleetWorld
 from tests.server.fleet.kiosk_double import FakeKiosk, wait_until
+from tests.server.helpers import AccountFactory
 
 
 @pytest.fixture
@@ -293,3 +296,47 @@ def test_scan_count_is_exact_with_many_gates(
     with database.sessions() as session:
         total = session.scalar(select(func.count()).select_from(GateScan))
     assert total == 200
+
+
+def test_a_sold_ticket_reaches_the_gate_list_and_its_gate_admissions_reach_checkin(
+    world: FleetWorld,
+    bridge: FleetBridge,
+    database: Database,
+    accounts: AccountFactory,
+    kiosks: list[FakeKiosk],
+    mqtt_url: str,
+) -> None:
+    kiosk = _kiosk(world, kiosks, mqtt_url, "north-1")
+    free = create_ticket_type(
+        world.client,
+        world.shop.merchant,
+        world.shop.event_id,
+        price_fen=0,
+        entries_allowed=1,
+        zone_ids=[world.shop.zone_id],
+    )
+    bought = world.client.post(
+        "/api/sales/buy-now",
+        json={"tickets": [{"ticket_type_id": free["id"]}]},
+        headers=accounts.visitor().headers,
+    )
+    assert bought.status_code in {200, 201}, bought.text
+    wait_until(lambda: len(kiosk.messages_of("site_lists")) == 1, "the allowlist delta")
+    (delta,) = kiosk.messages_of("site_lists")
+    ((_, facts),) = (delta.meta or {}).items()
+    ticket_id = facts["ticket_id"]
+
+    first = kiosk.scan(ticket_id=ticket_id, event_id=world.shop.event_id, entry_no=1)
+    again = kiosk.scan(ticket_id=ticket_id, event_id=world.shop.event_id, entry_no=1, offline=True)
+    kiosk.send(first)
+    kiosk.send(again)
+    wait_until(lambda: {first.scan_id, again.scan_id} <= kiosk.acked_ids(), "both acks")
+
+    with database.sessions() as session:
+        records = session.scalars(
+            select(CheckinRecord).where(CheckinRecord.ticket_id == ticket_id)
+        ).all()
+        by_scan = {record.scan_id: record for record in records}
+    assert set(by_scan) == {first.scan_id, again.scan_id}
+    assert by_scan[first.scan_id].conflict is False
+    assert by_scan[again.scan_id].conflict is True
