@@ -3,9 +3,9 @@
     .venv/bin/python bench/checkin.py [--rate 200] [--duration 10] [--code-share 0.2]
 
 The server runs as it does in production: ``uvicorn server.asgi:app`` in a subprocess on a free
-port, one worker, a fresh database seeded with one merchant, one checker and a ticket for
-every request (so every request is a real admission that writes its log row and moves the
-ticket's counter). The load is open-loop: requests start on a fixed schedule whether or not
+port (``--workers``, default 1), on a fresh database seeded with one merchant, one checker and a
+ticket for every request (so every request is a real admission that writes its log row and moves
+the ticket's counter). The load is open-loop: requests start on a fixed schedule whether or not
 earlier ones have answered, so a slow server shows up as queueing, and each latency is measured
 from the request's scheduled start (no coordinated omission). Most requests scan a signed
 credential (``POST /api/merchant/checkin/scan``: Ed25519 verification with the merchant's
@@ -48,7 +48,6 @@ from server.tickets import service as tickets_service
 
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 GOAL_P99_MS = 20.0
-WORKERS = 2
 WARMUP_REQUESTS = 100
 SECRET_KEY = "bench-checkin-secret"
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -170,7 +169,7 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(url: str, log_path: Path) -> Iterator[str]:
+def running_server(url: str, log_path: Path, workers: int) -> Iterator[str]:
     port = free_port()
     env = {
         **os.environ,
@@ -184,7 +183,7 @@ def running_server(url: str, log_path: Path) -> Iterator[str]:
     command = [
         sys.executable, "-m", "uvicorn", "server.asgi:app",
         "--host", "127.0.0.1", "--port", str(port),
-        "--workers", str(WORKERS), "--no-access-log", "--log-level", "warning",
+        "--workers", str(workers), "--no-access-log", "--log-level", "warning",
     ]  # fmt: skip
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, env=env, stdout=log, stderr=log, cwd=REPO_ROOT)
@@ -302,7 +301,7 @@ def bench_backend(name: str, url: str, args: argparse.Namespace, workdir: Path) 
     measured = int(args.rate * args.duration)
     seeded = seed(url, WARMUP_REQUESTS + measured)
     planned = requests_for(seeded, WARMUP_REQUESTS + measured, args.code_share)
-    with running_server(url, workdir / f"server-{name}.log") as base:
+    with running_server(url, workdir / f"server-{name}.log", args.workers) as base:
         asyncio.run(run_load(base, seeded.token, planned[:WARMUP_REQUESTS], args.rate))
         result = asyncio.run(run_load(base, seeded.token, planned[WARMUP_REQUESTS:], args.rate))
     lat = result.latencies_ms
@@ -352,13 +351,14 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=200.0, help="requests per second")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds of measured load")
     parser.add_argument("--code-share", type=float, default=0.2, help="share of typed codes")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument("--no-postgres", action="store_true")
     args = parser.parse_args()
     print(f"machine: {machine()}; load average before: {os.getloadavg()[0]:.2f}")
     print(
         f"check-in API, open loop at {args.rate:.0f} requests/s for {args.duration:.0f} s "
         f"(+{WARMUP_REQUESTS} warm-up), {args.code_share:.0%} typed codes, the rest QR scans; "
-        f"uvicorn, {WORKERS} workers; latency from each request's scheduled start"
+        f"uvicorn, {args.workers} worker(s); latency from each request's scheduled start"
     )
     with tempfile.TemporaryDirectory(prefix="admit-bench-checkin-") as tmp:
         workdir = Path(tmp)
