@@ -7,6 +7,8 @@ from collections import Counter
 from datetime import datetime, timedelta
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -310,3 +312,48 @@ def test_not_passed_gives_the_entry_back_once(
     again = _redeem(database, shop.merchant_id, ticket.id, clock())
     assert (again.reason, again.entry_no) == (reasons.ADMITTED, 2)
     assert _redeem(database, shop.merchant_id, ticket.id, clock()).reason == reasons.ALREADY_USED
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(presented=st.text(max_size=80) | st.from_regex(r"[0-9 \-]{10,16}", fullmatch=True))
+def test_any_typed_text_is_logged_as_one_clear_refusal(
+    presented: str, database: Database, accounts: AccountFactory, clock: ManualClock
+) -> None:
+    merchant_id = _shop_id(accounts)
+    with database.sessions.begin() as session:
+        outcome = service.check_code(session, merchant_id, CHECKER, presented, _attempt(clock()))
+    assert outcome.ticket is None and not outcome.admitted
+    assert outcome.record.reason in {
+        reasons.MALFORMED,
+        reasons.BAD_CHECK_DIGIT,
+        reasons.UNKNOWN_TICKET,
+    }
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(credential=st.text(max_size=300))
+def test_any_scanned_text_is_logged_as_one_clear_refusal(
+    credential: str, database: Database, accounts: AccountFactory, clock: ManualClock
+) -> None:
+    merchant_id = _shop_id(accounts)
+    with database.sessions.begin() as session:
+        outcome = service.check_credential(
+            session, merchant_id, CHECKER, credential, _attempt(clock())
+        )
+    assert outcome.ticket is None and outcome.record.result is CheckinResult.REJECTED
+    assert outcome.record.reason in reasons.ALL_REASONS
+
+
+_shops: dict[int, int] = {}
+
+
+def _shop_id(accounts: AccountFactory) -> int:
+    """One merchant per test database (hypothesis reuses the function's fixtures)."""
+    key = id(accounts)
+    if key not in _shops:
+        _shops[key] = accounts.merchant().merchant_id
+    return _shops[key]
