@@ -388,9 +388,10 @@ class LinkWorker:
     def _handle(self, item: _WorkItem) -> None:
         if isinstance(item, Connected):
             self._since = self._now_ms()
-            if not item.session_present:
-                # the broker lost our session and perhaps what it had queued: send again
-                self._drain.forget_in_flight()
+            # whatever was in flight when the link dropped may be gone (paho's RAM queue, a
+            # broker without persistence, a server not subscribed yet): send it again now
+            # rather than after the resend timeout; the server de-duplicates by scan id
+            self._drain.forget_in_flight()
             self._publish_status(force=True)
         elif isinstance(item, Disconnected):
             self._since = self._now_ms()

@@ -190,8 +190,8 @@ class OutboxDrain:
         return deleted
 
     def forget_in_flight(self) -> None:
-        """Start over from the first row on the next pump (after a reconnect to a broker that
-        may have lost what it held); rows are re-sent at once instead of after the timeout."""
+        """Start over from the first row on the next pump (after a reconnect: what was in
+        flight may have been lost); rows are re-sent at once instead of after the timeout."""
         self._in_flight.clear()
         self._last_seq = 0
 

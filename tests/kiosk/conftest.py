@@ -34,6 +34,7 @@ from protocol import messages, topics
 from protocol.credential import TicketClaims
 from protocol.signing import Keyring, SigningKey, sign_ticket
 from tests.conftest import REPO_ROOT
+from tests.support.brokers import MosquittoBroker, mosquitto_binary
 
 SITE = "expo-hall"
 GATE = "north-1"
@@ -213,6 +214,23 @@ def gate_id() -> str:
     """A gate id of its own per test: the session's broker keeps sessions and retained
     statuses across tests."""
     return f"gate-{messages.new_id()[:10]}"
+
+
+@pytest.fixture
+def persistent_mosquitto(tmp_path: Path) -> Iterator[MosquittoBroker]:
+    """A private mosquitto whose persistence really works, so sessions and queued messages
+    survive a restart as on a production broker.
+
+    mosquitto started as root drops to its own user; that user must be able to write the data
+    directory, or the broker runs without persistence (and without its log) and says nothing.
+    """
+    if mosquitto_binary() is None:
+        pytest.fail("this test needs a mosquitto binary: apt-get install mosquitto")
+    workdir = tmp_path / "mosquitto"
+    workdir.mkdir()
+    workdir.chmod(0o777)
+    with MosquittoBroker(workdir) as broker:
+        yield broker
 
 
 @pytest.fixture

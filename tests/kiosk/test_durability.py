@@ -4,7 +4,9 @@ that stores by scan id and acknowledges after storing.
 - 10,000 scans queued while the broker is down arrive once each, in order, after it returns;
 - a kiosk process killed with SIGKILL at random moments of its drain, and restarted, loses
   nothing (and the server's de-duplication by scan id absorbs the re-sends);
-- a broker restart in the middle of a drain loses nothing.
+- a broker restart in the middle of a drain loses nothing, with persistence and without it
+  (where the broker forgets every session and queued message, and the server's subscription
+  is gone until it reconnects: only the kiosk's re-sends of unacknowledged scans save them).
 """
 
 from __future__ import annotations
@@ -41,16 +43,17 @@ def first_seen_in_seq_order(server: FakeServer) -> bool:
 
 
 def test_ten_thousand_offline_scans_arrive_once_and_in_order(
-    mosquitto: MosquittoBroker, signing_key: SigningKey, tmp_path: Path, gate_id: str
+    persistent_mosquitto: MosquittoBroker, signing_key: SigningKey, tmp_path: Path, gate_id: str
 ) -> None:
-    config = write_config(tmp_path / "kiosk", mosquitto.url, signing_key, gate=gate_id)
-    server = FakeServer(mosquitto.url)
+    broker = persistent_mosquitto
+    config = write_config(tmp_path / "kiosk", broker.url, signing_key, gate=gate_id)
+    server = FakeServer(broker.url)
     try:
         with running_kiosk(config) as kiosk:
             assert kiosk.worker is not None and kiosk.worker.link.wait_connected(10)
-            mosquitto.stop()
+            broker.stop()
             scan_ids = fill_outbox(config, 10_000)
-            mosquitto.start()
+            broker.start()
             assert server.wait_for(lambda s: len(s.scans) == 10_000, timeout=60), len(server.scans)
             deadline = time.monotonic() + 20
             while outbox_depth(config) and time.monotonic() < deadline:
@@ -98,7 +101,18 @@ def test_sigkill_mid_drain_loses_nothing(
         server.close()
 
 
+@pytest.mark.parametrize("persistence", [True, False])
 def test_broker_restart_mid_drain_loses_nothing(
+    signing_key: SigningKey, tmp_path: Path, gate_id: str, persistence: bool
+) -> None:
+    workdir = tmp_path / "mosquitto"
+    workdir.mkdir()
+    workdir.chmod(0o777)  # see persistent_mosquitto
+    with MosquittoBroker(workdir, persistence=persistence) as mosquitto:
+        drain_through_a_restart(mosquitto, signing_key, tmp_path, gate_id)
+
+
+def drain_through_a_restart(
     mosquitto: MosquittoBroker, signing_key: SigningKey, tmp_path: Path, gate_id: str
 ) -> None:
     config = write_config(
