@@ -21,6 +21,15 @@ def free_port(host: str = "127.0.0.1") -> int:
         return port
 
 
+def port_is_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
 class InProcessServer:
     """``start()`` returns once the app has finished starting up (or raises if it failed)."""
 

@@ -29,7 +29,7 @@ from server.db import Database
 from server.demo import repository
 from server.demo.broker import EmbeddedBroker
 from server.demo.forgeries import one_character_changed, signed_by_stranger, untrusted_key_id
-from server.demo.http_server import InProcessServer
+from server.demo.http_server import InProcessServer, port_is_free
 from server.demo.kiosks import DemoKiosk, enroll_kiosk
 from server.demo.plan import Pass, ScanPools, build_plans
 from server.demo.report import DemoSummary, summarize
@@ -134,6 +134,8 @@ class Demo:
 
     def start(self) -> Access:
         options = self.options
+        if options.port and not port_is_free("127.0.0.1", options.port):
+            raise DemoError(f"port {options.port} is in use; pass --port 0 for any free port")
         prepare_data_dir(self.data_dir)
         self.progress("starting the embedded MQTT broker")
         self.broker = EmbeddedBroker().start()

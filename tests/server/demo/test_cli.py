@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -52,3 +53,13 @@ def test_a_folder_the_demo_did_not_make_is_refused(tmp_path: Path) -> None:
     assert run.returncode != 0
     assert "not made by 'admit demo'" in run.stderr
     assert (tmp_path / "notes.txt").read_text() == "keep me"
+
+
+def test_a_busy_port_is_named(tmp_path: Path) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        run = _admit("--port", str(port), "--data-dir", str(tmp_path / "demo"), timeout=60)
+    assert run.returncode != 0
+    assert f"port {port} is in use" in run.stderr
