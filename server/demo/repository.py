@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from server.checkin.models import CheckinRecord, CheckinResult, CheckinSource
-from server.fleet.models import GateScan
+from server.fleet.models import Gate, GateScan
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,12 @@ def stored_scans(session: Session, gate_ids: Collection[int]) -> list[StoredScan
         .order_by(GateScan.id)
     )
     return [StoredScan(*row) for row in rows]
+
+
+def gate_states(session: Session, gate_ids: Collection[int]) -> dict[int, str]:
+    """Gate id -> state from its last status message (``unknown`` until one arrived)."""
+    rows = session.execute(select(Gate.id, Gate.state).where(Gate.id.in_(list(gate_ids))))
+    return {gate_id: state for gate_id, state in rows}
 
 
 @dataclass(frozen=True)

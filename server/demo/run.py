@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 MARKER = ".admit-demo"
 LOG_NAME = "demo.log"
 FORGERIES_PER_KIND = 15
+#: seconds a kiosk may take to connect and be seen online by the server
+CONNECT_WAIT = 20.0
 
 
 class DemoError(RuntimeError):
@@ -184,8 +186,9 @@ class Demo:
         for kiosk in self.kiosks:
             kiosk.start()
         for kiosk in self.kiosks:
-            if not kiosk.wait_connected(15.0):
+            if not kiosk.wait_connected(CONNECT_WAIT):
                 raise DemoError(f"kiosk {kiosk.gate} could not connect to {self.broker.url}")
+        self._wait_for_online(seed)
         self._refund_live(seed)
         self.access = Access(
             base_url=base_url,
@@ -198,6 +201,22 @@ class Demo:
             log_file=self.data_dir / LOG_NAME,
         )
         return self.access
+
+    def _wait_for_online(self, seed: DemoSeed) -> None:
+        """Until the server has every gate's ``online`` status. A kiosk subscribes before it
+        publishes its status, so from then on it hears list deltas: one published before its
+        subscription would be missed (the kiosk then waits for the server to catch it up)."""
+        assert self.database is not None
+        gate_ids = [gate.gate_id for gate in seed.gates]
+        deadline = time.monotonic() + CONNECT_WAIT
+        while True:
+            with self.database.sessions() as session:
+                states = repository.gate_states(session, gate_ids)
+            if all(state == "online" for state in states.values()):
+                return
+            if time.monotonic() > deadline:
+                raise DemoError(f"the server did not hear every gate come online: {states}")
+            time.sleep(0.1)
 
     def _refund_live(self, seed: DemoSeed) -> None:
         """Refund a few tickets now, and wait until the revocations reach every kiosk."""
