@@ -219,14 +219,13 @@ class Kiosk:
             resend_after=config.outbox.resend_after,
             wall_clock_ms=self._now_ms,
         )
-        lists = StoreLists(store)
-        commands = CommandHandler(self._gate_id, self.modes, lists, store, self._now_ms)
+        commands = CommandHandler(self._gate_id, self.modes, StoreLists(store), store, self._now_ms)
         worker = LinkWorker(
             link,
             store,
             drain,
             commands,
-            _StoreStatus(store, lists),
+            _StoreStatus(store),
             software=self.software,
             status_interval=config.outbox.status_interval,
             now_ms=self._now_ms,
@@ -453,9 +452,8 @@ class Kiosk:
 class _StoreStatus:
     """The fields of the gate's ``status`` read from the network thread's store."""
 
-    def __init__(self, store: KioskStore, lists: StoreLists) -> None:
+    def __init__(self, store: KioskStore) -> None:
         self._store = store
-        self._lists = lists
 
     def status_fields(self) -> dict[str, object]:
         return {

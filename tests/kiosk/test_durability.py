@@ -46,7 +46,11 @@ def test_ten_thousand_offline_scans_arrive_once_and_in_order(
     persistent_mosquitto: MosquittoBroker, signing_key: SigningKey, tmp_path: Path, gate_id: str
 ) -> None:
     broker = persistent_mosquitto
-    config = write_config(tmp_path / "kiosk", broker.url, signing_key, gate=gate_id)
+    # a short re-send timeout: should the kiosk reconnect before the server has subscribed
+    # again, the broker drops what the kiosk sent meanwhile and only the re-send brings it
+    config = write_config(
+        tmp_path / "kiosk", broker.url, signing_key, gate=gate_id, resend_after=5.0
+    )
     server = FakeServer(broker.url)
     try:
         with running_kiosk(config) as kiosk:
