@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 import time
 from pathlib import Path
+from types import FrameType
 
 import click
 from rich.console import Console
@@ -92,13 +94,20 @@ def demo(
     data_dir = data_dir.resolve()
     options = DemoOptions(kiosks=kiosks, port=port, data_dir=data_dir, language=language, seed=seed)
     _log_to_file(data_dir / LOG_NAME)
+    # Ctrl-C and SIGTERM both end the scanning: drain, summary, clean exit (a shell that starts
+    # the demo in the background makes it ignore SIGINT, hence the explicit handlers)
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         with Demo(options, progress=lambda text: _step(console, text)) as running:
             with console.status("starting…"):
                 access = running.start()
-            _print_access(console, access)
-            running.drive()
-            _run(console, running, duration)
+            try:
+                _print_access(console, access)
+                running.drive()
+                _run(console, running, duration)
+            except KeyboardInterrupt:
+                console.log("stopping…")
             with console.status("draining…"):
                 summary = running.finish()
     except DemoError as exc:
@@ -106,6 +115,10 @@ def demo(
     render(summary, console)
     if summary.events_lost:
         sys.exit(EXIT_EVENTS_LOST)
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
 
 
 def _step(console: Console, text: str) -> None:
@@ -141,20 +154,16 @@ def _print_access(console: Console, access: Access) -> None:
 
 
 def _run(console: Console, running: Demo, duration: float | None) -> None:
-    """Let the queues scan for ``duration`` seconds (or until Ctrl-C), showing live counts."""
+    """Let the queues scan for ``duration`` seconds (or until interrupted), showing live counts."""
     deadline = None if duration is None else time.monotonic() + duration
     hint = "" if duration is not None else "  (Ctrl-C to stop)"
-    try:
-        with console.status("scanning…") as status:
-            while deadline is None or time.monotonic() < deadline:
-                counts = running.live_counts()
-                text = "  ".join(
-                    f"{gate}: {scans} scans, outbox {depth}"
-                    for gate, (scans, depth) in counts.items()
-                )
-                if running.plans_done():
-                    text += "  (every ticket shown)"
-                status.update(text + hint)
-                time.sleep(1.0)
-    except KeyboardInterrupt:
-        console.log("stopping…")
+    with console.status("scanning…") as status:
+        while deadline is None or time.monotonic() < deadline:
+            counts = running.live_counts()
+            text = "  ".join(
+                f"{gate}: {scans} scans, outbox {depth}" for gate, (scans, depth) in counts.items()
+            )
+            if running.plans_done():
+                text += "  (every ticket shown)"
+            status.update(text + hint)
+            time.sleep(1.0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 import subprocess
 import sys
@@ -63,3 +64,27 @@ def test_a_busy_port_is_named(tmp_path: Path) -> None:
         run = _admit("--port", str(port), "--data-dir", str(tmp_path / "demo"), timeout=60)
     assert run.returncode != 0
     assert f"port {port} is in use" in run.stderr
+
+
+def test_sigterm_ends_an_open_ended_run_with_the_summary(tmp_path: Path) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "admit_cli", "demo", "--kiosks", "1", "--port", "0",
+         "--data-dir", str(tmp_path / "demo")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "COLUMNS": "160", "TERM": "dumb"},
+    )  # fmt: skip
+    assert process.stdout is not None
+    try:
+        for line in process.stdout:
+            if "Dashboard" in line:
+                break
+        process.send_signal(signal.SIGTERM)
+        rest = process.stdout.read()
+        assert process.wait(timeout=120) == 0, rest
+    finally:
+        process.kill()
+        process.wait()
+    assert "Received by the server" in rest
+    assert "kiosk outboxes drained" in rest
