@@ -94,6 +94,8 @@ class MqttLink:
         self.topics = topics.Topics(site, config.root)
         self._on_event = on_event
         self._connected = threading.Event()
+        #: the mid of the subscribe sent on connect, and whether the session was present
+        self._subscribe_mid: tuple[int, bool] | None = None
         self.malformed_count = 0
         self.received_count = 0
         client = paho.Client(
@@ -117,6 +119,7 @@ class MqttLink:
         client.on_disconnect = self._guarded(self._handle_disconnect)
         client.on_message = self._guarded(self._handle_message)
         client.on_connect_fail = self._guarded(self._handle_connect_fail)
+        client.on_subscribe = self._guarded(self._handle_subscribe)
         self._client = client
 
     @property
@@ -188,10 +191,34 @@ class MqttLink:
         if reason_code.is_failure:
             log.warning("broker refused the connection: %s", reason_code)
             return
-        client.subscribe([(topic, 1) for topic in self.topics.kiosk_subscriptions(self.gate)])
-        self._connected.set()
+        # "connected" only once the broker has confirmed the subscriptions: a command or ack
+        # published before that would not reach us
+        result, mid = client.subscribe(
+            [(topic, 1) for topic in self.topics.kiosk_subscriptions(self.gate)]
+        )
+        if mid is None:  # the connection dropped again at once; paho reconnects
+            log.warning("could not subscribe: %s", result)
+            return
+        self._subscribe_mid = (mid, bool(flags.session_present))
         log.info("connected to %s (session present: %s)", self.config.url, flags.session_present)
-        self._on_event(Connected(session_present=bool(flags.session_present)))
+
+    def _handle_subscribe(
+        self,
+        client: paho.Client,
+        userdata: Any,
+        mid: int,
+        reason_codes: list[ReasonCode],
+        properties: Any,
+    ) -> None:
+        expected = self._subscribe_mid
+        if expected is None or mid != expected[0]:
+            return
+        self._subscribe_mid = None
+        refused = [code for code in reason_codes if code.is_failure]
+        if refused:
+            log.warning("broker refused %d of our subscriptions (ACL?)", len(refused))
+        self._connected.set()
+        self._on_event(Connected(session_present=expected[1]))
 
     def _handle_disconnect(
         self,
