@@ -1,6 +1,6 @@
 """The MQTT bridge: gate messages in, acknowledgements, commands and lists out.
 
-Threads:
+Threads (one bridge per server instance):
 
 - paho's network thread receives messages and puts them on a bounded queue (backpressure: when
   the database is slow the queue fills and paho stops reading, so the broker holds the rest);
@@ -9,6 +9,8 @@ Threads:
   the ScanAcks and MQTT-acknowledges the batch's messages (``manual_ack``): a server that dies
   mid-batch gets those messages again from the broker, and a kiosk only ever hears "stored"
   for committed scans;
+- the check-in stage records stored admissions in the check-in log (:mod:`server.fleet.checkins`),
+  off the acknowledgement path, and gives way while messages are waiting for ingestion;
 - the list publisher waits for committed list changes (or a periodic sweep, for changes made by
   other processes) and publishes ``list_update`` deltas and the retained ``list_announce``.
 
@@ -44,6 +46,7 @@ from protocol.topics import Topics, fleet_subscription, parse_topic, shared_subs
 from server.db import Database
 from server.fleet import lists, metrics
 from server.fleet import repository as repo
+from server.fleet.checkins import record_pending_checkins
 from server.fleet.ingest import Inbound, store_batch
 from server.fleet.live import LiveFeed
 from server.fleet.metrics import BridgeMetrics
@@ -54,6 +57,9 @@ log = logging.getLogger(__name__)
 
 QUEUE_LIMIT = 20000
 RETRY_DELAY = 1.0
+CHECKIN_BATCH = 50
+CHECKIN_SWEEP_SECONDS = 1.0
+CHECKIN_YIELD_SECONDS = 0.05
 SESSION_EXPIRY_SECONDS = 7 * 24 * 3600
 KEEPALIVE_SECONDS = 30
 
@@ -86,6 +92,7 @@ class FleetBridge:
         self._inbox: queue.Queue[_Received] = queue.Queue(maxsize=QUEUE_LIMIT)
         self._stopping = threading.Event()
         self._connected = threading.Event()
+        self._checkins_waiting = threading.Event()
         self._threads: list[threading.Thread] = []
         #: (venue id, list) -> last version this bridge published.
         self._published: dict[tuple[int, ListName], int] = {}
@@ -135,7 +142,12 @@ class FleetBridge:
             properties=properties,
         )
         self.client.loop_start()
-        for target, name in ((self._ingest_loop, "fleet-ingest"), (self._list_loop, "fleet-lists")):
+        loops = (
+            (self._ingest_loop, "fleet-ingest"),
+            (self._checkin_loop, "fleet-checkins"),
+            (self._list_loop, "fleet-lists"),
+        )
+        for target, name in loops:
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -147,6 +159,7 @@ class FleetBridge:
         """Finish the batch in hand, stop the threads, disconnect."""
         self._stopping.set()
         lists.list_changes.notify()
+        self._checkins_waiting.set()
         for thread in self._threads:
             thread.join(timeout=10)
         self._threads.clear()
@@ -272,7 +285,9 @@ class FleetBridge:
         while accepted:
             try:
                 with self.database.sessions.begin() as session:
-                    outcome = store_batch(session, accepted, self.clock())
+                    outcome = store_batch(
+                        session, accepted, self.clock(), live=self.feed.subscriber_count > 0
+                    )
                 break
             except Exception:
                 self.metrics.add(metrics.STORE_ERRORS)
@@ -290,9 +305,34 @@ class FleetBridge:
                 self.metrics.add(name, amount)
             for event in outcome.events:
                 self.feed.publish(event)
+            if outcome.checkins_pending:
+                self._checkins_waiting.set()
         self.metrics.add(metrics.BATCHES)
         for received in batch:
             self._ack(received)
+
+    # --- check-in log --------------------------------------------------------------------------
+
+    def _checkin_loop(self) -> None:
+        """Record stored admissions in the check-in log; also picks up what an earlier run
+        (or another instance) left pending."""
+        while not self._stopping.is_set():
+            if not self._inbox.empty():
+                # Ingestion first: kiosks wait for acks; the check-in log catches up after a burst.
+                self._stopping.wait(CHECKIN_YIELD_SECONDS)
+                continue
+            try:
+                with self.database.sessions.begin() as session:
+                    done = record_pending_checkins(session, limit=CHECKIN_BATCH, now=self.clock())
+            except Exception:
+                self.metrics.add(metrics.STORE_ERRORS)
+                log.exception("recording gate admissions in the check-in log failed")
+                done = 0
+                self._stopping.wait(RETRY_DELAY)
+            self.metrics.add(metrics.CHECKINS_RECORDED, done)
+            if done < CHECKIN_BATCH:
+                self._checkins_waiting.wait(CHECKIN_SWEEP_SECONDS)
+                self._checkins_waiting.clear()
 
     # --- list publication ------------------------------------------------------------------------
 

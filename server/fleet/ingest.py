@@ -4,9 +4,9 @@ The bridge collects messages for a few milliseconds, calls :func:`store_batch` i
 transaction, commits, and only then publishes the acks this returns: a kiosk deletes a scan
 from its outbox on the ack, so an ack must never precede the commit. Scans are inserted with
 "on conflict do nothing" on ``(gate_id, scan_id)``: a re-sent scan is stored once and
-acknowledged again. New admissions and annulments (``not_passed``) go to check-in (seam 3:
-``server.checkin.service.record_gate_scan``) in the same transaction; rejections live in
-``gate_scans`` only.
+acknowledged again. New admissions and annulments (``not_passed``) are stored with
+``checkin_pending`` set; :mod:`server.fleet.checkins` records them in the check-in log right
+after, off the acknowledgement path (rejections live in ``gate_scans`` only).
 """
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ from protocol.messages import (
     Telemetry,
 )
 from protocol.topics import TopicRef
-from server.checkin.service import record_gate_scan
 from server.fleet import metrics
 from server.fleet import repository as repo
 from server.fleet.commands import apply_result
@@ -54,14 +53,19 @@ class BatchOutcome:
     acks: list[tuple[str, str, ScanAck]] = field(default_factory=list)
     events: list[LiveEvent] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    #: New admissions/annulments stored for :mod:`server.fleet.checkins` to record.
+    checkins_pending: int = 0
 
 
 def _from_ms(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
-def store_batch(session: Session, batch: Sequence[Inbound], now: datetime) -> BatchOutcome:
-    """Apply every message of ``batch``; the caller commits, then sends ``outcome.acks``."""
+def store_batch(
+    session: Session, batch: Sequence[Inbound], now: datetime, *, live: bool = True
+) -> BatchOutcome:
+    """Apply every message of ``batch``; the caller commits, then sends ``outcome.acks``.
+    ``live``: build dashboard events for scans (skipped while nobody watches)."""
     outcome = BatchOutcome()
     gates = repo.gates_by_topics(
         session, {(item.ref.site, item.ref.gate) for item in batch if item.ref.gate is not None}
@@ -85,7 +89,7 @@ def store_batch(session: Session, batch: Sequence[Inbound], now: datetime) -> Ba
             repo.update_gate_status(session, gate.id, {"last_seen_at": now})
             outcome.counts[metrics.TELEMETRY] += 1
     for key, gate_scans in scans.items():
-        _store_scans(session, key, gates[key], gate_scans, now, outcome)
+        _store_scans(session, key, gates[key], gate_scans, now, outcome, live=live)
     return outcome
 
 
@@ -145,6 +149,8 @@ def _store_scans(
     gate_scans: list[Scan],
     now: datetime,
     outcome: BatchOutcome,
+    *,
+    live: bool,
 ) -> None:
     unique: dict[str, Scan] = {}
     for scan in gate_scans:
@@ -157,23 +163,10 @@ def _store_scans(
         if scan.scan_id not in new:
             continue
         if scan.decision == reasons.ADMITTED or scan.annuls is not None:
-            record_gate_scan(
-                session,
-                merchant_id=gate.merchant_id,
-                ticket_id=scan.ticket_id,
-                code=scan.code_hash,
-                gate_id=gate.id,
-                scan_id=scan.scan_id,
-                scanned_at=_from_ms(scan.scanned_at),
-                offline=scan.offline,
-                direction=scan.direction,
-                gate_decision=scan.decision,
-                gate_reason=scan.reason,
-                annuls=scan.annuls,
-                now=now,
-            )
-        outcome.events.append(LiveEvent("scan", gate.merchant_id, _scan_event(gate, scan)))
-    watermark = _advance_watermark(session, gate, len(unique))
+            outcome.checkins_pending += 1
+        if live:
+            outcome.events.append(LiveEvent("scan", gate.merchant_id, _scan_event(gate, scan)))
+    watermark = _advance_watermark(session, gate, {scan.seq for scan in unique.values()})
     values: dict[str, Any] = {"ack_watermark": watermark, "last_seen_at": now}
     if new:
         latest = max(scan.scanned_at for scan in unique.values() if scan.scan_id in new)
@@ -192,19 +185,23 @@ def _store_scans(
         outcome.acks.append((key[0], key[1], ack))
 
 
-def _advance_watermark(session: Session, gate: Gate, batch_size: int) -> int:
-    """The highest ``seq`` up to which every scan of the gate is stored."""
+def _advance_watermark(session: Session, gate: Gate, batch_seqs: set[int]) -> int:
+    """The highest ``seq`` up to which every scan of the gate is stored.
+
+    Walks up from the stored watermark through this batch's seqs; only when the batch has seqs
+    beyond a gap does it ask the database (the gap may have been filled by an earlier batch).
+    Stopping early is safe: ``scan_ids`` acknowledge every scan of the batch anyway.
+    """
     watermark = gate.ack_watermark
     while True:
-        seqs = repo.seqs_above(session, gate.id, watermark, limit=batch_size + 100)
-        advanced = watermark
-        for seq in seqs:
-            if seq != advanced + 1:
-                return advanced
-            advanced = seq
-        if advanced == watermark or len(seqs) < batch_size + 100:
-            return advanced
-        watermark = advanced
+        while watermark + 1 in batch_seqs:
+            watermark += 1
+        if not any(seq > watermark for seq in batch_seqs):
+            return watermark
+        stored = repo.seqs_above(session, gate.id, watermark, limit=len(batch_seqs) + 100)
+        if not stored or stored[0] != watermark + 1:
+            return watermark
+        batch_seqs = batch_seqs | set(stored)
 
 
 def _scan_row(gate: Gate, scan: Scan, now: datetime) -> dict[str, Any]:
@@ -224,6 +221,7 @@ def _scan_row(gate: Gate, scan: Scan, now: datetime) -> dict[str, Any]:
         "code_hash": scan.code_hash,
         "entry_no": scan.entry_no,
         "annuls": scan.annuls,
+        "checkin_pending": scan.decision == reasons.ADMITTED or scan.annuls is not None,
     }
 
 

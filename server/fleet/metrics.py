@@ -27,6 +27,7 @@ STORE_ERRORS = "store_errors"
 COMMANDS_SENT = "commands_sent"
 LIST_UPDATES_SENT = "list_updates_sent"
 ANNOUNCES_SENT = "announces_sent"
+CHECKINS_RECORDED = "checkins_recorded"
 CONNECTS = "connects"
 DISCONNECTS = "disconnects"
 
@@ -48,6 +49,7 @@ ALL = (
     COMMANDS_SENT,
     LIST_UPDATES_SENT,
     ANNOUNCES_SENT,
+    CHECKINS_RECORDED,
     CONNECTS,
     DISCONNECTS,
 )

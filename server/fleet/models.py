@@ -130,6 +130,7 @@ class GateScan(TenantMixin, Base):
         UniqueConstraint("gate_id", "scan_id"),
         Index("ix_gate_scans_gate_id_seq", "gate_id", "seq"),
         Index("ix_gate_scans_merchant_id_received_at", "merchant_id", "received_at"),
+        Index("ix_gate_scans_checkin_pending", "checkin_pending"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -147,6 +148,8 @@ class GateScan(TenantMixin, Base):
     code_hash: Mapped[str | None] = mapped_column(String(128))
     entry_no: Mapped[int | None]
     annuls: Mapped[str | None] = mapped_column(String(64))
+    #: An admission or annulment not yet recorded in the check-in log (see fleet.checkins).
+    checkin_pending: Mapped[bool] = mapped_column(default=False)
 
 
 class GateCommand(TenantMixin, Base):

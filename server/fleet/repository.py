@@ -148,7 +148,11 @@ def enrolled_gates(session: Session) -> list[tuple[str, str, str, str]]:
 
 
 def update_gate_status(session: Session, gate_id: int, values: dict[str, Any]) -> None:
-    session.execute(update(Gate).where(Gate.id == gate_id).values(**values))
+    """One UPDATE, without refreshing loaded Gate objects (callers read them before)."""
+    session.execute(
+        update(Gate).where(Gate.id == gate_id).values(**values),
+        execution_options={"synchronize_session": False},
+    )
 
 
 # --- enrollment tokens --------------------------------------------------------------------------
@@ -198,6 +202,18 @@ def insert_scans(session: Session, rows: Sequence[dict[str, Any]]) -> set[tuple[
     )
     result = session.execute(statement, list(rows))
     return {(gate_id, scan_id) for gate_id, scan_id in result.all()}
+
+
+def pending_checkin_scans(session: Session, limit: int) -> Sequence[GateScan]:
+    """Oldest scans still to be recorded in the check-in log, locked (others skip them)."""
+    query = (
+        select(GateScan)
+        .where(GateScan.checkin_pending.is_(True))
+        .order_by(GateScan.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return session.scalars(query).all()
 
 
 def seqs_above(session: Session, gate_id: int, watermark: int, limit: int) -> list[int]:

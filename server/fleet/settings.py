@@ -46,9 +46,9 @@ class FleetSettings(BaseSettings):
     #: The server's broker user in the generated ACL and password file.
     mqtt_server_username: str = "admit-server"
     #: Scans are stored in batches: up to this many per transaction ...
-    ingest_batch_size: int = Field(default=500, ge=1)
+    ingest_batch_size: int = Field(default=2000, ge=1)
     #: ... collected for at most this long after the first one arrives.
-    ingest_batch_wait: timedelta = timedelta(milliseconds=5)
+    ingest_batch_wait: timedelta = timedelta(milliseconds=20)
     #: When set, enrollment and revocation rewrite these Mosquitto files and run the reload
     #: command (e.g. ``systemctl reload mosquitto`` or ``kill -HUP <pid>``).
     mosquitto_password_file: Path | None = None

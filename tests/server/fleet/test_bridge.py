@@ -332,11 +332,15 @@ def test_a_sold_ticket_reaches_the_gate_list_and_its_gate_admissions_reach_check
     kiosk.send(again)
     wait_until(lambda: {first.scan_id, again.scan_id} <= kiosk.acked_ids(), "both acks")
 
-    with database.sessions() as session:
-        records = session.scalars(
-            select(CheckinRecord).where(CheckinRecord.ticket_id == ticket_id)
-        ).all()
-        by_scan = {record.scan_id: record for record in records}
+    def records() -> dict[str | None, CheckinRecord]:
+        with database.sessions() as session:
+            rows = session.scalars(
+                select(CheckinRecord).where(CheckinRecord.ticket_id == ticket_id)
+            ).all()
+            return {record.scan_id: record for record in rows}
+
+    wait_until(lambda: len(records()) == 2, "both admissions in the check-in log")
+    by_scan = records()
     assert set(by_scan) == {first.scan_id, again.scan_id}
     assert by_scan[first.scan_id].conflict is False
     assert by_scan[again.scan_id].conflict is True
