@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 2d4f4acb6df2
+Revision ID: fcaf78e1a495
 Revises: 
-Create Date: 2026-11-21 22:10:34.479695
+Create Date: 2026-11-21 22:32:29.748760
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from alembic import op
 import server.db
 
 
-revision: str = '2d4f4acb6df2'
+revision: str = 'fcaf78e1a495'
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -205,6 +205,7 @@ def upgrade() -> None:
     sa.Column('status', sa.Enum('valid', 'revoked', name='ticket_status', native_enum=False, create_constraint=True, length=16), nullable=False),
     sa.Column('entries_allowed', sa.Integer(), nullable=False),
     sa.Column('entries_used', sa.Integer(), nullable=False),
+    sa.Column('last_entry_no', sa.Integer(), nullable=False),
     sa.Column('valid_from', server.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('valid_until', server.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('key_id', sa.Integer(), nullable=False),
@@ -496,6 +497,7 @@ def upgrade() -> None:
     sa.Column('code_hash', sa.String(length=128), nullable=True),
     sa.Column('entry_no', sa.Integer(), nullable=True),
     sa.Column('annuls', sa.String(length=64), nullable=True),
+    sa.Column('checkin_pending', sa.Boolean(), nullable=False),
     sa.Column('merchant_id', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['gate_id'], ['fleet_gates.id'], name=op.f('fk_gate_scans_gate_id_fleet_gates'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['merchant_id'], ['merchants.id'], name=op.f('fk_gate_scans_merchant_id_merchants'), ondelete='RESTRICT'),
@@ -503,6 +505,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('gate_id', 'scan_id', name=op.f('uq_gate_scans_gate_id_scan_id'))
     )
     with op.batch_alter_table('gate_scans', schema=None) as batch_op:
+        batch_op.create_index('ix_gate_scans_checkin_pending', ['checkin_pending'], unique=False)
         batch_op.create_index('ix_gate_scans_gate_id_seq', ['gate_id', 'seq'], unique=False)
         batch_op.create_index(batch_op.f('ix_gate_scans_merchant_id'), ['merchant_id'], unique=False)
         batch_op.create_index('ix_gate_scans_merchant_id_received_at', ['merchant_id', 'received_at'], unique=False)
@@ -667,6 +670,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_gate_scans_merchant_id_received_at')
         batch_op.drop_index(batch_op.f('ix_gate_scans_merchant_id'))
         batch_op.drop_index('ix_gate_scans_gate_id_seq')
+        batch_op.drop_index('ix_gate_scans_checkin_pending')
 
     op.drop_table('gate_scans')
     with op.batch_alter_table('fleet_gate_zones', schema=None) as batch_op:
