@@ -16,6 +16,8 @@ import hmac
 import secrets
 
 ITERATIONS = 101
+#: A corrupt hash must not make one check take minutes.
+MAX_ITERATIONS = 100_000
 SALT_BYTES = 12
 PASSWORD_BYTES = 24
 
@@ -40,8 +42,10 @@ def hash_password(password: str, *, salt: bytes | None = None, iterations: int =
 def verify_password(password: str, hashed: str) -> bool:
     """True when ``password`` matches the ``$7$`` hash; raises PasswordHashError on bad hashes."""
     parts = hashed.split("$")
-    if len(parts) != 5 or parts[0] != "" or parts[1] != "7" or not parts[2].isdigit():
+    if len(parts) != 5 or parts[0] != "" or parts[1] != "7":
         raise PasswordHashError("not a $7$ hash")
+    if not (parts[2].isascii() and parts[2].isdigit()) or not 0 < int(parts[2]) <= MAX_ITERATIONS:
+        raise PasswordHashError("bad iteration count in a $7$ hash")
     try:
         salt = base64.b64decode(parts[3], validate=True)
         expected = base64.b64decode(parts[4], validate=True)

@@ -6,7 +6,6 @@ from datetime import timedelta
 
 from protocol.messages import ListUpdate
 from server.clock import ManualClock
-from server.fleet.passwords import verify_password
 from server.fleet.settings import FleetSettings
 from tests.server.fleet.helpers import FleetWorld
 from tests.server.helpers import AccountFactory, error_code
@@ -163,12 +162,3 @@ def test_settings_hand_kiosks_the_public_broker_url() -> None:
 
     assert settings.kiosk_broker_url == "mqtt://10.0.0.5:1884"
     assert settings.broker_credentials == ("admit-server", "secret")
-
-
-def test_password_hash_format_is_mosquittos() -> None:
-    from server.fleet.passwords import hash_password
-
-    hashed = hash_password("pw")
-
-    assert hashed.startswith("$7$101$")
-    assert verify_password("pw", hashed)
