@@ -42,3 +42,10 @@ def test_private_mosquitto_survives_restart(mosquitto: MosquittoBroker) -> None:
     assert _round_trip(mosquitto.url) == b"hello"
     mosquitto.restart()
     assert _round_trip(mosquitto.url) == b"hello"
+
+
+def test_private_mosquitto_keeps_its_persistence_file(mosquitto: MosquittoBroker) -> None:
+    assert _round_trip(mosquitto.url) == b"hello"
+    mosquitto.stop()
+    assert (mosquitto.workdir / "mosquitto.db").exists()
+    assert mosquitto.log_path.exists()

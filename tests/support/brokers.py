@@ -7,6 +7,7 @@ one with :class:`MosquittoBroker`; tests that only need *a* broker use the ``mqt
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -67,6 +68,9 @@ class MosquittoBroker:
         self.config_path = workdir / "mosquitto.conf"
         self.log_path = workdir / "mosquitto.log"
         lines = [
+            # Run as root, mosquitto drops to the 'mosquitto' user, which cannot write the
+            # root-owned temporary folder: persistence and the log would silently be lost.
+            "user root" if os.geteuid() == 0 else "",
             f"listener {self.port} 127.0.0.1",
             f"allow_anonymous {'true' if allow_anonymous else 'false'}",
             f"persistence {'true' if persistence else 'false'}",
