@@ -3,7 +3,6 @@ own gate and hears only its own commands; revoking a gate locks its kiosk out.""
 
 from __future__ import annotations
 
-import getpass
 import os
 import subprocess
 import uuid
@@ -116,9 +115,6 @@ def test_kiosks_are_confined_to_their_own_topics(
     assert fleet_settings.mosquitto_password_file is not None
     assert fleet_settings.mosquitto_acl_file is not None
     config = (
-        # Run as the test's user (as root, mosquitto would switch to "mosquitto" and not be
-        # able to read files in the test's temporary folder).
-        f"user {getpass.getuser()}\n"
         f"password_file {fleet_settings.mosquitto_password_file}\n"
         f"acl_file {fleet_settings.mosquitto_acl_file}\n"
     )
