@@ -1,5 +1,5 @@
 """``admit server``: run the API (and, through the feature packages, the MQTT bridge and the
-dashboard); ``admit server migrate``, ``make-migration`` and ``create-admin`` for operators."""
+dashboard); ``admit server migrate``, ``make-migration``, ``create-admin`` and ``acl`` for operators."""
 
 from __future__ import annotations
 
@@ -117,3 +117,13 @@ def create_admin(phone: str, password: str, database_url: str | None) -> None:
             click.echo(f"platform admin {user.phone} (user {user.id}) is ready")
     finally:
         database.dispose()
+
+
+def _register_feature_commands() -> None:
+    """Operator commands that live with their feature package."""
+    from server.fleet.cli import acl
+
+    server.add_command(acl)
+
+
+_register_feature_commands()

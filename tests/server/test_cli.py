@@ -58,3 +58,13 @@ def test_migrate_then_create_admin(database_file: str) -> None:
             assert credentials.verify_password(user.password_hash, "admin-password")
     finally:
         database.dispose()
+
+
+def test_acl_is_an_admit_server_subcommand() -> None:
+    from click.testing import CliRunner
+
+    from server.cli import server
+
+    result = CliRunner().invoke(server, ["acl", "--help"])
+    assert result.exit_code == 0
+    assert "ACL" in result.output
