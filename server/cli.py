@@ -1,5 +1,5 @@
 """``admit server``: run the API (and, through the feature packages, the MQTT bridge and the
-dashboard); ``admit server migrate``, ``make-migration``, ``create-admin`` and ``acl`` for operators."""
+dashboard); ``migrate``, ``make-migration``, ``create-admin`` and ``acl`` for operators."""
 
 from __future__ import annotations
 
