@@ -12,7 +12,8 @@ Threads (one bridge per server instance):
 - the check-in stage records stored admissions in the check-in log (:mod:`server.fleet.checkins`),
   off the acknowledgement path, and gives way while messages are waiting for ingestion;
 - the list publisher waits for committed list changes (or a periodic sweep, for changes made by
-  other processes) and publishes ``list_update`` deltas and the retained ``list_announce``.
+  other processes) and publishes ``list_update`` deltas and the retained ``list_announce``,
+  then sends gates whose status shows missed updates what they miss (:mod:`server.fleet.catchup`).
 
 Scans arrive through the shared subscription ``$share/<group>/<root>/v1/+/gates/+/scans`` with
 MQTT 5, so several server instances split them; with ``mqtt_protocol = "3.1.1"`` (amqtt has no
@@ -46,6 +47,7 @@ from protocol.topics import Topics, fleet_subscription, parse_topic, shared_subs
 from server.db import Database
 from server.fleet import lists, metrics
 from server.fleet import repository as repo
+from server.fleet.catchup import GateCatchup
 from server.fleet.checkins import record_pending_checkins
 from server.fleet.ingest import Inbound, store_batch
 from server.fleet.live import LiveFeed
@@ -98,6 +100,13 @@ class FleetBridge:
         self._published: dict[tuple[int, ListName], int] = {}
         self._announce_all = True
         self.client = self._make_client()
+        #: Gates whose status shows missed list updates get them on their own lists topic.
+        self.catchup = GateCatchup(
+            fleet_settings,
+            lambda topic, payload: self.publish(topic, payload),
+            self.metrics,
+            wake=lists.list_changes.notify,
+        )
 
     # --- connection ------------------------------------------------------------------------------
 
@@ -307,6 +316,7 @@ class FleetBridge:
                 self.feed.publish(event)
             if outcome.checkins_pending:
                 self._checkins_waiting.set()
+            self.catchup.observe(accepted)
         self.metrics.add(metrics.BATCHES)
         for received in batch:
             self._ack(received)
@@ -342,6 +352,7 @@ class FleetBridge:
             if self._connected.is_set():
                 try:
                     self.publish_list_changes()
+                    self.catchup.send_due(self.database, self.clock())
                 except Exception:
                     log.exception("publishing list changes failed")
             lists.list_changes.wait(interval)

@@ -27,6 +27,8 @@ STORE_ERRORS = "store_errors"
 COMMANDS_SENT = "commands_sent"
 LIST_UPDATES_SENT = "list_updates_sent"
 ANNOUNCES_SENT = "announces_sent"
+CATCHUPS_SENT = "catchups_sent"
+CATCHUPS_LIMITED = "catchups_limited"
 CHECKINS_RECORDED = "checkins_recorded"
 CONNECTS = "connects"
 DISCONNECTS = "disconnects"
@@ -49,6 +51,8 @@ ALL = (
     COMMANDS_SENT,
     LIST_UPDATES_SENT,
     ANNOUNCES_SENT,
+    CATCHUPS_SENT,
+    CATCHUPS_LIMITED,
     CHECKINS_RECORDED,
     CONNECTS,
     DISCONNECTS,

@@ -61,6 +61,12 @@ class FleetSettings(BaseSettings):
     command_ttl: timedelta = timedelta(seconds=30)
     #: The bridge re-reads the list change log this often (changes made by other processes).
     list_sweep_interval: timedelta = timedelta(seconds=2)
+    #: A gate this many list versions behind (or fewer) catches up by deltas, else a snapshot.
+    catchup_max_deltas: int = Field(default=50, ge=1)
+    #: The same catch-up to the same gate and list at most this often (flapping kiosks) ...
+    catchup_interval: timedelta = timedelta(seconds=30)
+    #: ... and any catch-up to a gate and list at most this often.
+    catchup_min_spacing: timedelta = timedelta(seconds=2)
 
     @property
     def broker_credentials(self) -> tuple[str | None, str | None]:
