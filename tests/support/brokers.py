@@ -90,19 +90,29 @@ class MosquittoBroker:
     def url(self) -> str:
         return f"mqtt://127.0.0.1:{self.port}"
 
-    def start(self) -> MosquittoBroker:
+    def start(self, timeout: float = 30.0) -> MosquittoBroker:
         self.process = subprocess.Popen(
             [self.binary, "-c", str(self.config_path)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
-        try:
-            wait_for_port(self.port)
-        except TimeoutError:
-            self.stop()
-            log = self.log_path.read_text() if self.log_path.exists() else ""
-            raise RuntimeError(f"mosquitto did not start:\n{log}") from None
-        return self
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                break  # exited: a config error or the port is taken
+            try:
+                wait_for_port(self.port, timeout=0.5)
+                return self
+            except TimeoutError:
+                continue
+        stderr = b""
+        if self.process.poll() is not None and self.process.stderr is not None:
+            stderr = self.process.stderr.read()
+        self.stop()
+        log = self.log_path.read_text() if self.log_path.exists() else ""
+        raise RuntimeError(
+            f"mosquitto did not start on port {self.port}:\n{stderr.decode(errors='replace')}{log}"
+        )
 
     def stop(self) -> None:
         """Stop cleanly (SIGTERM): mosquitto saves its persistence file on the way out."""
