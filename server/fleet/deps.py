@@ -19,6 +19,13 @@ from server.fleet.settings import FleetSettings, get_fleet_settings
 _basic = HTTPBasic(auto_error=False, description="The kiosk's MQTT username and password")
 
 
+class KioskUnauthorized(Unauthorized):
+    """A kiosk's HTTP Basic login failed: the challenge names Basic, not the staff's Bearer."""
+
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": 'Basic realm="admit-kiosk"'}
+
+
 def fleet_settings_of(request: Request) -> FleetSettings:
     settings: FleetSettings | None = getattr(request.app.state, "fleet_settings", None)
     return settings or get_fleet_settings()
@@ -48,8 +55,11 @@ def current_kiosk(
     credentials: Annotated[HTTPBasicCredentials | None, Depends(_basic)], session: DbSession
 ) -> Gate:
     if credentials is None:
-        raise Unauthorized("fleet.kiosk_credentials_invalid")
-    return authenticate_kiosk(session, credentials.username, credentials.password)
+        raise KioskUnauthorized("fleet.kiosk_credentials_invalid")
+    try:
+        return authenticate_kiosk(session, credentials.username, credentials.password)
+    except Unauthorized as refused:
+        raise KioskUnauthorized(refused.code) from None
 
 
 AppFleetSettings = Annotated[FleetSettings, Depends(fleet_settings_of)]
