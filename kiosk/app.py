@@ -38,6 +38,7 @@ from hardware.frames import FrameSource, open_frame_source
 from hardware.gate import Gate, GateMode, PassageOutcome, Scheduler, ThreadScheduler
 from hardware.pins import make_pin_factory
 from hardware.scanners import CodeReader, ReaderClosedError, open_code_reader
+from kiosk.catchup import HttpCatchup, SnapshotClient
 from kiosk.commands import BUSY, GATE_LOCKED, CommandHandler, CommandRefused, StoreLists
 from kiosk.config import KioskConfig
 from kiosk.debounce import Debouncer
@@ -46,6 +47,7 @@ from kiosk.i18n import texts_for
 from kiosk.link import LinkWorker, MqttLink
 from kiosk.outbox import OutboxDrain, scan_payload
 from kiosk.store import KioskStore
+from kiosk.telemetry import TelemetryRecorder
 from protocol import messages, reasons
 
 log = logging.getLogger(__name__)
@@ -187,6 +189,7 @@ class Kiosk:
         self.busy_skipped = 0
         self._screen = texts_for(config.site.language)
         self.software = software_version()
+        self.telemetry = TelemetryRecorder(started=time.monotonic())
         self.scan_store = KioskStore(config.store_path)
         self.gate = Gate(
             config.gate,
@@ -198,9 +201,21 @@ class Kiosk:
         self.modes = ModeControl(self.gate, self.scan_store, self._wake_worker)
         self.worker: LinkWorker | None = None
         self._network_store: KioskStore | None = None
+        #: the HTTP snapshot fallback, when the config names the server and our credentials
+        self.http_catchup: HttpCatchup | None = None
         if network:
+            self.http_catchup = self._build_http_catchup()
             self._network_store = KioskStore(config.store_path)
             self.worker = self._build_worker(self._network_store)
+
+    def _build_http_catchup(self) -> HttpCatchup | None:
+        config = self.config
+        if not (config.server_url and config.mqtt.username and config.mqtt.password):
+            return None
+        client = SnapshotClient(config.server_url, config.mqtt.username, config.mqtt.password)
+        return HttpCatchup(
+            config.store_path, client, config.catchup_timeout, on_applied=self._wake_worker
+        )
 
     def _build_worker(self, store: KioskStore) -> LinkWorker:
         config = self.config
@@ -228,6 +243,9 @@ class Kiosk:
             _StoreStatus(store),
             software=self.software,
             status_interval=config.outbox.status_interval,
+            telemetry=self.telemetry,
+            telemetry_interval=config.telemetry_interval,
+            on_lists_behind=self.http_catchup.behind if self.http_catchup else None,
             now_ms=self._now_ms,
         )
         return worker
@@ -250,6 +268,8 @@ class Kiosk:
         with ExitStack() as stack:
             stack.callback(self._shutdown)
             self.modes.restore()
+            if self.http_catchup is not None:
+                self.http_catchup.start()
             if self.worker is not None:
                 self.worker.start()
             if self.hardware.reader is not None:
@@ -280,6 +300,8 @@ class Kiosk:
         self.gate.close()
         if self.worker is not None:
             self.worker.stop()
+        if self.http_catchup is not None:
+            self.http_catchup.stop()
         for close in self.hardware.closers:
             try:
                 close()
@@ -302,11 +324,13 @@ class Kiosk:
             return
         if self.hardware.decoder is None:
             return
+        started = time.perf_counter()
         try:
             codes = self.hardware.decoder.decode(frame.image)
         except Exception:
             log.exception("decoder failed on frame %s", frame.index)
             return
+        self.telemetry.decoded((time.perf_counter() - started) * 1000)
         for code in codes:
             self.handle_text(code.text)
 
@@ -359,6 +383,7 @@ class Kiosk:
             self.gate.reject("error")
             return None
         decision = outcome.decision
+        self.telemetry.scan_decided(decision.admitted)
         screen = self._screen.for_reason(decision.reason)
         log.info(
             "scan %s: %s (%s) %s", outcome.scan_id, decision.reason, screen.title, decision.detail

@@ -1,11 +1,12 @@
 """The kiosk's TOML file (``/etc/admit/kiosk.toml``) read into one typed, validated config.
 
 Tables: ``[site]`` (ids, language), ``[mqtt]`` (broker and credentials), ``[store]`` (the SQLite
-file), ``[outbox]`` (drain tuning), ``[server]`` (HTTP base URL), ``[camera]`` (frame source and
-decoder), ``[policy]`` (parsed by :mod:`kiosk.policy`), ``[gate]`` and ``[scanner]`` (parsed by
-``hardware``). Environment variables ``ADMIT_<TABLE>_<KEY>`` (see :data:`ENV_OVERRIDES`) override
-single settings, so a systemd drop-in or a container can change the broker without editing the
-file. Every problem is collected and reported at once, each naming its key (``mqtt.keepalive``).
+file), ``[outbox]`` (drain tuning), ``[server]`` (HTTP base URL, catch-up timeout), ``[telemetry]``
+(interval), ``[camera]`` (frame source and decoder), ``[policy]`` (parsed by :mod:`kiosk.policy`),
+``[gate]`` and ``[scanner]`` (parsed by ``hardware``). Environment variables
+``ADMIT_<TABLE>_<KEY>`` (see :data:`ENV_OVERRIDES`) override single settings, so a systemd drop-in
+or a container can change the broker without editing the file. Every problem is collected and
+reported at once, each naming its key (``mqtt.keepalive``).
 
 Relative paths in the file (``store.path``, ``mqtt.password_file``, ``mqtt.ca_file``) are resolved
 against the file's own directory, so a kiosk directory can be moved as a whole.
@@ -133,6 +134,10 @@ class KioskConfig:
     camera: CameraConfig
     outbox: OutboxConfig
     server_url: str | None
+    #: seconds to wait for the server's MQTT catch-up before fetching a snapshot over HTTP
+    catchup_timeout: float = 30.0
+    #: seconds between ``telemetry`` messages
+    telemetry_interval: float = 60.0
     #: the file it was read from (None when built from a mapping)
     path: Path | None = None
 
@@ -179,6 +184,7 @@ def config_from_mapping(
         "policy",
         "gate",
         "scanner",
+        "telemetry",
     }
     problems.extend(f"unknown table [{name}]" for name in sorted(unknown))
     reader = _TableReader(tables, problems)
@@ -198,7 +204,10 @@ def config_from_mapping(
     )
     reader.no_other_keys("outbox")
     server_url = reader.text("server", "url", default="", check=_http_url_problem) or None
+    catchup_timeout = reader.seconds("server", "catchup_timeout", default=30.0)
     reader.no_other_keys("server")
+    telemetry_interval = reader.seconds("telemetry", "interval", default=60.0)
+    reader.no_other_keys("telemetry")
     camera = CameraConfig(
         source=reader.text("camera", "source", default="opencv:0", check=_source_problem),
         decoder=reader.text("camera", "decoder", default="auto", check=_decoder_problem),
@@ -229,6 +238,8 @@ def config_from_mapping(
         camera=camera,
         outbox=outbox,
         server_url=server_url,
+        catchup_timeout=catchup_timeout,
+        telemetry_interval=telemetry_interval,
     )
 
 

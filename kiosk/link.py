@@ -35,6 +35,7 @@ from kiosk.commands import CommandHandler
 from kiosk.config import MqttConfig
 from kiosk.outbox import OutboxDrain
 from kiosk.store import GossipAdmission, KioskStore
+from kiosk.telemetry import TelemetryRecorder
 from protocol import messages, topics
 from protocol.messages import Message, MessageError
 
@@ -43,6 +44,8 @@ log = logging.getLogger(__name__)
 #: reconnect backoff (seconds): paho doubles the delay from the first to the second
 RECONNECT_MIN_DELAY = 1
 RECONNECT_MAX_DELAY = 30
+#: list update refusals after which the kiosk waits for a catch-up (kiosk.lists outcomes)
+CATCHUP_OUTCOMES = ("gap", "digest_mismatch")
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +78,8 @@ class Malformed:
 
 LinkEvent = Connected | Disconnected | Received | Malformed
 EventHandler = Callable[[LinkEvent], None]
+#: called with (list, site version, site digest) when a list is found behind the site's
+ListsBehind = Callable[[str, int, str], None]
 
 
 class MqttLink:
@@ -316,6 +321,9 @@ class LinkWorker:
         *,
         software: str,
         status_interval: float = 5.0,
+        telemetry: TelemetryRecorder | None = None,
+        telemetry_interval: float = 60.0,
+        on_lists_behind: ListsBehind | None = None,
         clock: Callable[[], float] = time.monotonic,
         now_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
     ) -> None:
@@ -333,6 +341,10 @@ class LinkWorker:
         self._since = now_ms()
         self._last_status: dict[str, object] | None = None
         self._last_status_at = -math.inf
+        self._telemetry = telemetry
+        self._telemetry_interval = telemetry_interval
+        self._next_telemetry_at = clock() + telemetry_interval
+        self._on_lists_behind = on_lists_behind
         self.counts: Counter[str] = Counter()
 
     # --- called from other threads -------------------------------------------------------
@@ -386,6 +398,7 @@ class LinkWorker:
                 if self.link.connected:
                     self._drain.pump()
                     self._publish_status(force=False)
+                    self._publish_telemetry()
             except Exception:
                 self.counts["worker_errors"] += 1
                 log.exception("link worker step failed; carrying on")
@@ -415,6 +428,8 @@ class LinkWorker:
     def _handle(self, item: _WorkItem) -> None:
         if isinstance(item, Connected):
             self._since = self._now_ms()
+            if self._telemetry is not None:
+                self._telemetry.connected()
             # whatever was in flight when the link dropped may be gone (paho's RAM queue, a
             # broker without persistence, a server not subscribed yet): send it again now
             # rather than after the resend timeout; the server de-duplicates by scan id
@@ -441,8 +456,11 @@ class LinkWorker:
             self._publish_status(force=True)
         elif isinstance(message, messages.ListUpdate):
             self.counts["list_updates"] += 1
-            self._answer(self._commands.handle_list_update(message))
+            result = self._commands.handle_list_update(message)
+            self._answer(result)
             self._publish_status(force=True)
+            if result.error in CATCHUP_OUTCOMES and self._on_lists_behind is not None:
+                self._on_lists_behind(message.list, message.to_version, message.digest)
         elif isinstance(message, messages.Admission):
             if message.gate != self.link.gate:
                 self.counts["gossip"] += 1
@@ -478,6 +496,23 @@ class LinkWorker:
                 ", ".join(f"{n} v{held[n].version} (site v{site[n][0]})" for n in behind),
             )
             self._publish_status(force=True)
+            if self._on_lists_behind is not None:
+                for name in behind:
+                    self._on_lists_behind(name, *site[name])
+
+    def _publish_telemetry(self) -> None:
+        """Every ``telemetry_interval`` seconds while connected (QoS 0: a lost one is fine)."""
+        if self._telemetry is None or self._clock() < self._next_telemetry_at:
+            return
+        self._next_telemetry_at = self._clock() + self._telemetry_interval
+        telemetry = messages.Telemetry(
+            gate=self.link.gate,
+            metrics=self._telemetry.metrics(self._store.outbox_depth(), self._clock()),
+            ts=self._now_ms(),
+        )
+        topic = self.link.topics.telemetry(self.link.gate)
+        if self.link.publish(topic, messages.encode(telemetry), 0):
+            self.counts["telemetry"] += 1
 
     def _answer(self, result: messages.CommandResult) -> None:
         topic = self.link.topics.command_results(self.link.gate)
