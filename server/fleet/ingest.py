@@ -86,7 +86,8 @@ def store_batch(
         elif isinstance(message, CommandResult):
             _apply_result(session, gate, message, now, outcome)
         elif isinstance(message, Telemetry):
-            repo.update_gate_status(session, gate.id, {"last_seen_at": now})
+            telemetry = {"last_seen_at": now, "telemetry": message.metrics, "telemetry_at": now}
+            repo.update_gate_status(session, gate.id, telemetry)
             outcome.counts[metrics.TELEMETRY] += 1
     for key, gate_scans in scans.items():
         _store_scans(session, key, gates[key], gate_scans, now, outcome, live=live)

@@ -100,6 +100,9 @@ class Gate(TenantMixin, Base):
     last_scan_at: Mapped[datetime | None]
     #: Every scan of this gate with ``seq`` up to this is stored (the ack watermark).
     ack_watermark: Mapped[int] = mapped_column(default=0)
+    #: The kiosk's latest ``telemetry`` metrics (name -> number) and when the server got them.
+    telemetry: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    telemetry_at: Mapped[datetime | None]
 
     venue: Mapped[Venue] = relationship()
     zones: Mapped[list[Zone]] = relationship(secondary=gate_zones, order_by="Zone.id")

@@ -38,6 +38,10 @@ class GateOut(BaseModel):
     status_since: datetime | None
     last_seen_at: datetime | None
     last_scan_at: datetime | None
+    telemetry: dict[str, int | float] | None = Field(
+        description="The kiosk's latest telemetry metrics (scans, decode_ms_p50, uptime_s, ...)"
+    )
+    telemetry_at: datetime | None
 
     @classmethod
     def of(cls, gate: Gate) -> GateOut:
@@ -60,6 +64,8 @@ class GateOut(BaseModel):
             status_since=gate.status_since,
             last_seen_at=gate.last_seen_at,
             last_scan_at=gate.last_scan_at,
+            telemetry=gate.telemetry,
+            telemetry_at=gate.telemetry_at,
         )
 
 
