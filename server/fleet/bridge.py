@@ -58,6 +58,12 @@ from server.fleet.settings import FleetSettings
 log = logging.getLogger(__name__)
 
 QUEUE_LIMIT = 20000
+#: MQTT 5 Receive Maximum: how many QoS 1 messages the broker may have in flight to the bridge.
+#: Messages are MQTT-acknowledged only after their batch commits, so this window is the ingest
+#: pipeline's depth; without it Mosquitto applies ``max_inflight_messages`` (100 in deploy/,
+#: 20 by default) and delivery stalls each time a batch is being stored. At most QUEUE_LIMIT, so
+#: the network thread never blocks on a full inbox because of scans.
+RECEIVE_MAXIMUM = 10000
 RETRY_DELAY = 1.0
 CHECKIN_BATCH = 50
 CHECKIN_SWEEP_SECONDS = 1.0
@@ -143,6 +149,7 @@ class FleetBridge:
         if self.uses_mqtt5:
             properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
             properties.SessionExpiryInterval = SESSION_EXPIRY_SECONDS
+            properties.ReceiveMaximum = RECEIVE_MAXIMUM
         self.client.connect_async(
             host,
             port,

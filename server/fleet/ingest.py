@@ -15,7 +15,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -57,8 +57,12 @@ class BatchOutcome:
     checkins_pending: int = 0
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def _from_ms(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+    """Epoch milliseconds as an aware UTC time (exact: no float on the way)."""
+    return _EPOCH + timedelta(milliseconds=ms)
 
 
 def store_batch(
@@ -70,7 +74,9 @@ def store_batch(
     gates = repo.gates_by_topics(
         session, {(item.ref.site, item.ref.gate) for item in batch if item.ref.gate is not None}
     )
-    scans: dict[tuple[str, str], list[Scan]] = defaultdict(list)
+    #: Per gate, its scans of this batch by scan id (a re-sent scan once) and how many came.
+    scans: dict[tuple[str, str], dict[str, Scan]] = defaultdict(dict)
+    received: dict[tuple[str, str], int] = defaultdict(int)
     for item in batch:
         key = (item.ref.site, item.ref.gate or "")
         gate = gates.get(key)
@@ -80,7 +86,8 @@ def store_batch(
             continue
         message = item.message
         if isinstance(message, Scan):
-            scans[key].append(message)
+            scans[key].setdefault(message.scan_id, message)
+            received[key] += 1
         elif isinstance(message, Status):
             _apply_status(session, gate, message, now, outcome)
         elif isinstance(message, CommandResult):
@@ -89,8 +96,8 @@ def store_batch(
             telemetry = {"last_seen_at": now, "telemetry": message.metrics, "telemetry_at": now}
             repo.update_gate_status(session, gate.id, telemetry)
             outcome.counts[metrics.TELEMETRY] += 1
-    for key, gate_scans in scans.items():
-        _store_scans(session, key, gates[key], gate_scans, now, outcome, live=live)
+    if scans:
+        _store_scans(session, gates, scans, received, now, outcome, live=live)
     return outcome
 
 
@@ -145,45 +152,56 @@ def _apply_result(
 
 def _store_scans(
     session: Session,
-    key: tuple[str, str],
-    gate: Gate,
-    gate_scans: list[Scan],
+    gates: dict[tuple[str, str], Gate],
+    scans: dict[tuple[str, str], dict[str, Scan]],
+    received: dict[tuple[str, str], int],
     now: datetime,
     outcome: BatchOutcome,
     *,
     live: bool,
 ) -> None:
-    unique: dict[str, Scan] = {}
-    for scan in gate_scans:
-        unique.setdefault(scan.scan_id, scan)
-    rows = [_scan_row(gate, scan, now) for scan in unique.values()]
-    new = {scan_id for _, scan_id in repo.insert_scans(session, rows)}
-    outcome.counts[metrics.SCANS_STORED] += len(new)
-    outcome.counts[metrics.SCANS_DUPLICATE] += len(gate_scans) - len(new)
-    for scan in unique.values():
-        if scan.scan_id not in new:
-            continue
-        if scan.decision == reasons.ADMITTED or scan.annuls is not None:
-            outcome.checkins_pending += 1
-        if live:
-            outcome.events.append(LiveEvent("scan", gate.merchant_id, _scan_event(gate, scan)))
-    watermark = _advance_watermark(session, gate, {scan.seq for scan in unique.values()})
-    values: dict[str, Any] = {"ack_watermark": watermark, "last_seen_at": now}
-    if new:
-        latest = max(scan.scanned_at for scan in unique.values() if scan.scan_id in new)
-        last_scan = _from_ms(latest)
-        if gate.last_scan_at is None or last_scan > gate.last_scan_at:
-            values["last_scan_at"] = last_scan
-    repo.update_gate_status(session, gate.id, values)
-    ids = list(unique)
-    for start in range(0, len(ids), MAX_SCAN_IDS_PER_ACK):
-        ack = ScanAck(
-            gate=gate.key,
-            scan_ids=ids[start : start + MAX_SCAN_IDS_PER_ACK],
-            watermark=watermark,
-            ts=int(now.timestamp() * 1000),
+    """Every gate's scans in one INSERT, every gate's progress in one executemany UPDATE, then
+    one ScanAck per gate (more past MAX_SCAN_IDS_PER_ACK ids). Rows go in (gate id, scan id)
+    order and gates in id order, so concurrent instances take row locks in the same order."""
+    by_gate_id = sorted(scans, key=lambda key: gates[key].id)
+    rows = [
+        _scan_row(gates[key], scans[key][scan_id], now)
+        for key in by_gate_id
+        for scan_id in sorted(scans[key])
+    ]
+    new = repo.insert_scans(session, rows)
+    progress: list[dict[str, Any]] = []
+    ts = int(now.timestamp() * 1000)
+    for key in by_gate_id:
+        gate, unique = gates[key], scans[key]
+        fresh = [scan for scan in unique.values() if (gate.id, scan.scan_id) in new]
+        outcome.counts[metrics.SCANS_STORED] += len(fresh)
+        outcome.counts[metrics.SCANS_DUPLICATE] += received[key] - len(fresh)
+        for scan in fresh:
+            if scan.decision == reasons.ADMITTED or scan.annuls is not None:
+                outcome.checkins_pending += 1
+            if live:
+                outcome.events.append(LiveEvent("scan", gate.merchant_id, _scan_event(gate, scan)))
+        watermark = _advance_watermark(session, gate, {scan.seq for scan in unique.values()})
+        latest = max((scan.scanned_at for scan in fresh), default=None)
+        progress.append(
+            {
+                "gate_id": gate.id,
+                "watermark": watermark,
+                "seen_at": now,
+                "last_scan_at": None if latest is None else _from_ms(latest),
+            }
         )
-        outcome.acks.append((key[0], key[1], ack))
+        ids = list(unique)
+        for start in range(0, len(ids), MAX_SCAN_IDS_PER_ACK):
+            ack = ScanAck(
+                gate=gate.key,
+                scan_ids=ids[start : start + MAX_SCAN_IDS_PER_ACK],
+                watermark=watermark,
+                ts=ts,
+            )
+            outcome.acks.append((key[0], key[1], ack))
+    repo.record_scan_progress(session, progress)
 
 
 def _advance_watermark(session: Session, gate: Gate, batch_seqs: set[int]) -> int:

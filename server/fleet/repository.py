@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Insert, and_, delete, func, or_, select, update
+from sqlalchemy import Insert, and_, bindparam, case, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
@@ -200,8 +200,42 @@ def insert_scans(session: Session, rows: Sequence[dict[str, Any]]) -> set[tuple[
     statement = _insert_ignoring_duplicates(session, GateScan.__table__).returning(
         GateScan.gate_id, GateScan.scan_id
     )
-    result = session.execute(statement, list(rows))
+    # Core on the session's connection: a table insert needs none of the ORM's bookkeeping.
+    result = session.connection().execute(statement, list(rows))
     return {(gate_id, scan_id) for gate_id, scan_id in result.all()}
+
+
+def record_scan_progress(session: Session, progress: Sequence[dict[str, Any]]) -> None:
+    """Per gate after storing its scans, one executemany UPDATE: ``gate_id``, ``watermark``,
+    ``seen_at`` and ``last_scan_at`` (None: no new scan). The watermark and the last scan time
+    only move forward, also when two server instances store scans of one gate at once; callers
+    pass the gates in id order so concurrent transactions lock their rows in the same order."""
+    if not progress:
+        return
+    watermark = bindparam("watermark", type_=Gate.__table__.c.ack_watermark.type)
+    last_scan = bindparam("last_scan_at", type_=Gate.__table__.c.last_scan_at.type)
+    statement = (
+        update(Gate)
+        .where(Gate.id == bindparam("gate_id"))
+        .values(
+            ack_watermark=case(
+                (Gate.ack_watermark < watermark, watermark), else_=Gate.ack_watermark
+            ),
+            last_seen_at=bindparam("seen_at", type_=Gate.__table__.c.last_seen_at.type),
+            last_scan_at=case(
+                (
+                    and_(
+                        last_scan.is_not(None),
+                        or_(Gate.last_scan_at.is_(None), Gate.last_scan_at < last_scan),
+                    ),
+                    last_scan,
+                ),
+                else_=Gate.last_scan_at,
+            ),
+        )
+    )
+    # On the connection: the session would take a list of parameters for an ORM bulk update.
+    session.connection().execute(statement, list(progress))
 
 
 def pending_checkin_scans(session: Session, limit: int) -> Sequence[GateScan]:
