@@ -38,6 +38,7 @@ def test_defaults_for_a_minimal_file(tmp_path: Path) -> None:
     assert config.policy.gate_id == "north-1" and config.policy.site == "expo-hall"
     assert config.site.language == "zh-CN"
     assert config.server_url is None
+    assert (config.catchup_timeout, config.telemetry_interval) == (30.0, 60.0)
 
 
 def test_mqtts_url_means_tls_on_8883(tmp_path: Path) -> None:
@@ -83,6 +84,9 @@ def test_password_file_is_read_relative_to_the_config(tmp_path: Path) -> None:
         ({**MINIMAL, "policy": {"direction": "up"}}, "policy.direction"),
         ({**MINIMAL, "printer": {}}, "unknown table [printer]"),
         ({**MINIMAL, "server": {"url": "ftp://x"}}, "server.url"),
+        ({**MINIMAL, "server": {"catchup_timeout": 0}}, "server.catchup_timeout"),
+        ({**MINIMAL, "telemetry": {"interval": "1m"}}, "telemetry.interval"),
+        ({**MINIMAL, "telemetry": {"every": 5}}, "unknown setting telemetry.every"),
     ],
 )
 def test_bad_settings_are_named(tmp_path: Path, data: dict[str, Any], named: str) -> None:
