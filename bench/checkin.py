@@ -48,6 +48,10 @@ from server.tickets import service as tickets_service
 
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 GOAL_P99_MS = 20.0
+#: Below the worker's 40 threads (anyio's default) and the PostgreSQL pool (10 + 20): a request
+#: that holds the SQLite write lock or a pooled connection between two of its thread hops must
+#: always find a free thread, or the worker stalls until waiters time out (see docs/checkin.md).
+DEFAULT_LIMIT_CONCURRENCY = 24
 WARMUP_REQUESTS = 100
 SECRET_KEY = "bench-checkin-secret"
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -169,7 +173,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(url: str, log_path: Path, workers: int) -> Iterator[str]:
+def running_server(
+    url: str, log_path: Path, workers: int, limit_concurrency: int
+) -> Iterator[str]:
     port = free_port()
     env = {
         **os.environ,
@@ -185,6 +191,8 @@ def running_server(url: str, log_path: Path, workers: int) -> Iterator[str]:
         "--host", "127.0.0.1", "--port", str(port),
         "--workers", str(workers), "--no-access-log", "--log-level", "warning",
     ]  # fmt: skip
+    if limit_concurrency:
+        command += ["--limit-concurrency", str(limit_concurrency)]
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, env=env, stdout=log, stderr=log, cwd=REPO_ROOT)
         base = f"http://127.0.0.1:{port}"
@@ -301,7 +309,9 @@ def bench_backend(name: str, url: str, args: argparse.Namespace, workdir: Path) 
     measured = int(args.rate * args.duration)
     seeded = seed(url, WARMUP_REQUESTS + measured)
     planned = requests_for(seeded, WARMUP_REQUESTS + measured, args.code_share)
-    with running_server(url, workdir / f"server-{name}.log", args.workers) as base:
+    with running_server(
+        url, workdir / f"server-{name}.log", args.workers, args.limit_concurrency
+    ) as base:
         asyncio.run(run_load(base, seeded.token, planned[:WARMUP_REQUESTS], args.rate))
         result = asyncio.run(run_load(base, seeded.token, planned[WARMUP_REQUESTS:], args.rate))
     lat = result.latencies_ms
@@ -355,13 +365,20 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=10.0, help="seconds of measured load")
     parser.add_argument("--code-share", type=float, default=0.2, help="share of typed codes")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument(
+        "--limit-concurrency",
+        type=int,
+        default=DEFAULT_LIMIT_CONCURRENCY,
+        help="uvicorn --limit-concurrency: requests in flight per worker, beyond it 503 (0: none)",
+    )
     parser.add_argument("--no-postgres", action="store_true")
     args = parser.parse_args()
     print(f"machine: {machine()}; load average before: {os.getloadavg()[0]:.2f}")
     print(
         f"check-in API, open loop at {args.rate:.0f} requests/s for {args.duration:.0f} s "
         f"(+{WARMUP_REQUESTS} warm-up), {args.code_share:.0%} typed codes, the rest QR scans; "
-        f"uvicorn, {args.workers} worker(s); latency from each request's scheduled start"
+        f"uvicorn, {args.workers} worker(s), --limit-concurrency {args.limit_concurrency}; "
+        "latency from each request's scheduled start"
     )
     with tempfile.TemporaryDirectory(prefix="admit-bench-checkin-") as tmp:
         workdir = Path(tmp)
