@@ -173,9 +173,7 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(
-    url: str, log_path: Path, workers: int, limit_concurrency: int
-) -> Iterator[str]:
+def running_server(url: str, log_path: Path, workers: int, limit_concurrency: int) -> Iterator[str]:
     port = free_port()
     env = {
         **os.environ,
