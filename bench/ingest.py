@@ -1,59 +1,85 @@
 """Scan ingestion throughput: 50 simulated gates -> Mosquitto -> the fleet bridge -> database.
 
-    .venv/bin/python bench/ingest.py [--gates 50] [--scans 400] [--publishers 2]
+    .venv/bin/python bench/ingest.py [--gates 50] [--scans 400] [--publishers 2] [--bridges 1 2]
 
-Starts a private Mosquitto on a free port (persistence off, queue limits raised), then for each
-database (a SQLite file; PostgreSQL too when ADMIT_BENCH_DATABASE_URL or the local test server
-at postgresql://postgres@127.0.0.1:5432/test answers) runs the real bridge in this process
-while publisher processes play the gates: every gate publishes its scans at QoS 1 as fast as
-the broker takes them. The clock runs from the first publish until every scan is stored; then
-the rows are counted and their scan ids checked (none lost, none duplicated). Beside it, a bare
-paho subscriber that only counts the same load gives the ceiling of this machine.
-Goal: >= 3,000 events/s and >= 70% of the bare subscriber.
+One private Mosquitto on a free port with the queue and in-flight limits of
+deploy/mosquitto/mosquitto.conf (persistence off). Every run plays the same load: publisher
+processes, one paho client per gate, publish every scan at QoS 1 as fast as the broker takes
+it; the clock starts when they start. Side by side, against that broker and load:
+
+- the ceiling: a bare paho subscriber in its own process that only counts, subscribed like the
+  bridge (MQTT 5, the shared subscription, the bridge's Receive Maximum, QoS 1, PUBACK on
+  receipt); measured before and after the bridge runs, the higher of the two is the ceiling;
+- the real bridge (``FleetBridge``, every thread of it) in 1 and in 2 server processes sharing
+  the subscription, into a SQLite file and into PostgreSQL (ADMIT_BENCH_DATABASE_URL, else the
+  local test server when it answers), each run on a fresh database.
+
+A bridge run's figure is scans per second until the last scan is committed; beside it, until
+every gate has heard a ScanAck for each of its scans (end to end: the kiosk may drop them), and
+until the check-in stage, which runs behind ingestion, has caught up. Then the database is
+checked: rows, distinct (gate, scan id), every gate's ack watermark at its last scan.
+Goal: >= 3,000 events/s and >= 70% of the bare subscriber, none lost, none duplicated.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing
 import os
 import platform
+import queue
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from multiprocessing.process import BaseProcess
+from multiprocessing.sharedctypes import Synchronized
 from pathlib import Path
 from typing import Protocol
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 from sqlalchemy import func, select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from protocol import topics as topic_names
 from protocol.messages import Scan, encode
-from protocol.topics import Topics
+from protocol.topics import Topics, shared_subscription
 from server.accounts.models import Merchant, MerchantStatus
 from server.catalog.models import Venue
 from server.db import Base, Database, make_engine
 from server.features import import_all_models
-from server.fleet.bridge import FleetBridge
+from server.fleet import metrics
+from server.fleet.bridge import RECEIVE_MAXIMUM, FleetBridge
 from server.fleet.models import EnrollmentState, Gate, GateDirection, GateScan
 from server.fleet.settings import FleetSettings
 
 SITE = "bench-site"
 ROOT = "admit"
 LOCAL_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
+DEPLOY_CONFIG = Path(__file__).resolve().parent.parent / "deploy" / "mosquitto" / "mosquitto.conf"
+BROKER_LIMITS = ("max_queued_messages", "max_queued_bytes", "max_inflight_messages")
 DEADLINE_SECONDS = 300
+SETTLE_SECONDS = 1.0
+POLL_SECONDS = 0.005
 
 
 class EventLike(Protocol):
     def wait(self, timeout: float | None = None) -> bool: ...
+    def set(self) -> None: ...
+    def is_set(self) -> bool: ...
 
 
 def free_port() -> int:
@@ -63,17 +89,25 @@ def free_port() -> int:
         return port
 
 
+def deploy_limits() -> list[str]:
+    """The queue and in-flight lines of the production Mosquitto config."""
+    lines = DEPLOY_CONFIG.read_text().splitlines()
+    return [line.strip() for line in lines if line.strip().split(" ")[0] in BROKER_LIMITS]
+
+
 class PrivateMosquitto:
     def __init__(self, workdir: Path) -> None:
         self.port = free_port()
+        self.limits = deploy_limits()
         config = workdir / "mosquitto.conf"
         config.write_text(
             f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-            "max_queued_messages 1000000\nmax_inflight_messages 1000\n"
+            + "".join(line + "\n" for line in self.limits)
         )
-        binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         self.process = subprocess.Popen(
-            [binary, "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            [mosquitto_binary(), "-c", str(config)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -93,50 +127,113 @@ class PrivateMosquitto:
         self.process.wait(timeout=10)
 
 
+def mosquitto_binary() -> str:
+    return shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+
+
 def mosquitto_version() -> str:
-    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-    result = subprocess.run([binary, "-h"], capture_output=True, text=True, check=False)
+    result = subprocess.run([mosquitto_binary(), "-h"], capture_output=True, text=True, check=False)
     return (result.stdout or result.stderr).splitlines()[0].strip()
 
 
-# --- publishers (separate processes) -------------------------------------------------------------
+def gate_keys(gates: int) -> list[str]:
+    return [f"g{n:03d}" for n in range(gates)]
 
 
-def publish_gates(port: int, gate_keys: list[str], scans: int, start: EventLike) -> None:
-    """One paho client per gate; waits for ``start``, then publishes every scan at QoS 1."""
+# --- publishers: the gates (separate processes) --------------------------------------------------
+
+
+def admitted(seq: int) -> bool:
+    """Three scans in four are admissions (they go on to the check-in log)."""
+    return seq % 4 != 0
+
+
+def scan_payloads(key: str, scans: int) -> list[bytes]:
+    """A gate's scans as the kiosk encodes them."""
+    return [
+        encode(
+            Scan(
+                scan_id=f"{key}.{seq:06d}",
+                gate=key,
+                seq=seq,
+                scanned_at=1748771999000 + seq,
+                offline=False,
+                direction="in",
+                decision="admitted" if admitted(seq) else "rejected",
+                reason="admitted" if admitted(seq) else "already_used",
+                ticket_id=None,
+                event_id=None,
+                code_hash=None,
+                entry_no=None,
+                ts=1748771999000 + seq,
+            )
+        )
+        for seq in range(1, scans + 1)
+    ]
+
+
+class AckTracker:
+    """Which of one gate's scans a ScanAck (ids or watermark) has covered."""
+
+    def __init__(self, scans: int, on_complete: Callable[[], None]) -> None:
+        self.waiting = {f"{seq:06d}": seq for seq in range(1, scans + 1)}
+        self.on_complete = on_complete
+
+    def on_ack(self, payload: bytes) -> None:
+        ack = json.loads(payload)
+        for scan_id in ack["scan_ids"]:
+            self.waiting.pop(scan_id.rpartition(".")[2], None)
+        self.waiting = {k: seq for k, seq in self.waiting.items() if seq > ack["watermark"]}
+        if not self.waiting:
+            self.on_complete()
+
+
+def publish_gates(
+    port: int,
+    keys: list[str],
+    scans: int,
+    ready: EventLike,
+    start: EventLike,
+    expect_acks: bool,
+    acked_at: multiprocessing.Queue[float],
+) -> None:
+    """One paho client per gate; says ``ready`` once all are connected (and subscribed to their
+    acks), waits for ``start``, then publishes every scan at QoS 1. With ``expect_acks``, each
+    client listens on its gate's acks topic; the process reports when the last of its gates has
+    heard acks for all its scans."""
     topics = Topics(SITE, ROOT)
+    remaining = set(keys)
     clients = []
-    for key in gate_keys:
-        client_id = f"bench-{key}-{uuid.uuid4().hex[:6]}"
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
+    settled = []
+    for key in keys:
+        client_ready = threading.Event()
+        settled.append(client_ready)
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=f"bench-{key}-{uuid.uuid4().hex[:6]}"
+        )
         client.max_inflight_messages_set(100)
         client.max_queued_messages_set(0)
+        if expect_acks:
+
+            def done(key: str = key) -> None:
+                remaining.discard(key)
+                if not remaining:
+                    acked_at.put(time.monotonic())
+
+            tracker = AckTracker(scans, done)
+            client.on_message = lambda _c, _u, message, t=tracker: t.on_ack(message.payload)
+            client.on_subscribe = lambda *_args, e=client_ready: e.set()
+        else:
+            client.on_connect = lambda *_args, e=client_ready: e.set()
         client.connect("127.0.0.1", port)
+        if expect_acks:
+            client.subscribe(topics.acks(key), qos=1)
         client.loop_start()
         clients.append((key, client))
-    payloads = {
-        key: [
-            encode(
-                Scan(
-                    scan_id=f"{key}.{seq:06d}",
-                    gate=key,
-                    seq=seq,
-                    scanned_at=1748771999000 + seq,
-                    offline=False,
-                    direction="in",
-                    decision="admitted" if seq % 4 else "rejected",
-                    reason="admitted" if seq % 4 else "already_used",
-                    ticket_id=None,
-                    event_id=None,
-                    code_hash=None,
-                    entry_no=None,
-                    ts=1748771999000 + seq,
-                )
-            )
-            for seq in range(1, scans + 1)
-        ]
-        for key in gate_keys
-    }
+    payloads = {key: scan_payloads(key, scans) for key in keys}
+    for client_ready in settled:
+        client_ready.wait(30)
+    ready.set()
     start.wait()
     infos = []
     for index in range(scans):
@@ -144,60 +241,127 @@ def publish_gates(port: int, gate_keys: list[str], scans: int, start: EventLike)
             infos.append(client.publish(topics.scans(key), payloads[key][index], qos=1))
     for info in infos:
         info.wait_for_publish(DEADLINE_SECONDS)
+    if expect_acks:
+        deadline = time.monotonic() + DEADLINE_SECONDS
+        while remaining and time.monotonic() < deadline:
+            time.sleep(0.01)
     for _, client in clients:
         client.disconnect()
         client.loop_stop()
 
 
+@dataclass
+class Publishers:
+    started: float
+    workers: list[BaseProcess]
+    acked_at: multiprocessing.Queue[float]
+
+    def all_acked_at(self) -> float | None:
+        """When the last gate heard its last ack (None: some never did)."""
+        times = []
+        for _ in self.workers:
+            try:
+                times.append(self.acked_at.get(timeout=DEADLINE_SECONDS))
+            except queue.Empty:
+                return None
+        return max(times)
+
+    def join(self) -> None:
+        for worker in self.workers:
+            worker.join(DEADLINE_SECONDS)
+
+
 def run_publishers(
-    port: int, gates: int, scans: int, processes: int
-) -> tuple[float, list[multiprocessing.Process]]:
-    keys = [f"g{n:03d}" for n in range(gates)]
-    start = multiprocessing.Event()
-    workers = [
-        multiprocessing.Process(
-            target=publish_gates, args=(port, keys[i::processes], scans, start), daemon=True
+    context: multiprocessing.context.SpawnContext,
+    port: int,
+    gates: int,
+    scans: int,
+    processes: int,
+    *,
+    expect_acks: bool,
+) -> Publishers:
+    keys = gate_keys(gates)
+    start = context.Event()
+    acked_at: multiprocessing.Queue[float] = context.Queue()
+    readies = [context.Event() for _ in range(processes)]
+    workers: list[BaseProcess] = [
+        context.Process(
+            target=publish_gates,
+            args=(port, keys[i::processes], scans, readies[i], start, expect_acks, acked_at),
+            daemon=True,
         )
         for i in range(processes)
     ]
     for worker in workers:
         worker.start()
-    time.sleep(1.0)  # let every publisher connect before the clock starts
-    started = time.perf_counter()
+    for ready in readies:
+        if not ready.wait(60):
+            raise RuntimeError("a publisher process did not get ready")
+    time.sleep(SETTLE_SECONDS)
+    started = time.monotonic()
     start.set()
-    return started, workers
+    return Publishers(started, workers, acked_at)
 
 
 # --- the bare subscriber (the ceiling) -----------------------------------------------------------
 
 
-def bare_subscriber(broker: PrivateMosquitto, gates: int, scans: int, processes: int) -> float:
-    total = gates * scans
-    received = 0
-    done = threading.Event()
-    subscribed = threading.Event()
+def bare_subscriber(
+    port: int, share_group: str, ready: EventLike, received: Synchronized[int], stop: EventLike
+) -> None:
+    """Counts scans; subscribed exactly as the bridge is, PUBACK on receipt."""
+    count = 0
 
-    def on_message(client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
-        nonlocal received
-        received += 1
-        if received >= total:
-            done.set()
+    def on_message(_client: mqtt.Client, _userdata: object, _message: mqtt.MQTTMessage) -> None:
+        nonlocal count
+        count += 1
+        received.value = count
 
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"bare-{uuid.uuid4().hex[:6]}")
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2,
+        client_id=f"bare-{uuid.uuid4().hex[:6]}",
+        protocol=mqtt.MQTTv5,
+    )
     client.on_message = on_message
-    client.on_subscribe = lambda *args: subscribed.set()
-    client.connect("127.0.0.1", broker.port)
-    client.subscribe(f"{ROOT}/v1/+/gates/+/scans", qos=1)
+    client.on_subscribe = lambda *_args: ready.set()
+    properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+    properties.ReceiveMaximum = RECEIVE_MAXIMUM
+    client.connect("127.0.0.1", port, properties=properties)
+    client.subscribe(shared_subscription(share_group, topic_names.SCANS, ROOT), qos=1)
     client.loop_start()
-    subscribed.wait(10)
-    started, workers = run_publishers(broker.port, gates, scans, processes)
-    if not done.wait(DEADLINE_SECONDS):
-        raise RuntimeError(f"bare subscriber got {received} of {total}")
-    elapsed = time.perf_counter() - started
-    for worker in workers:
-        worker.join(30)
+    stop.wait(DEADLINE_SECONDS)
     client.disconnect()
     client.loop_stop()
+
+
+def bare_run(
+    context: multiprocessing.context.SpawnContext,
+    broker: PrivateMosquitto,
+    gates: int,
+    scans: int,
+    publishers: int,
+) -> float:
+    total = gates * scans
+    ready, stop = context.Event(), context.Event()
+    received: Synchronized[int] = context.Value("q", 0)
+    share_group = f"bare{uuid.uuid4().hex[:6]}"
+    subscriber = context.Process(
+        target=bare_subscriber, args=(broker.port, share_group, ready, received, stop), daemon=True
+    )
+    subscriber.start()
+    if not ready.wait(30):
+        raise RuntimeError("bare subscriber did not subscribe")
+    load = run_publishers(context, broker.port, gates, scans, publishers, expect_acks=False)
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    while received.value < total and time.monotonic() < deadline:
+        time.sleep(POLL_SECONDS)
+    elapsed = time.monotonic() - load.started
+    count = received.value
+    stop.set()
+    subscriber.join(30)
+    load.join()
+    if count < total:
+        raise RuntimeError(f"bare subscriber got {count} of {total}")
     return total / elapsed
 
 
@@ -220,8 +384,7 @@ def seed(database: Database, gates: int) -> None:
         venue = Venue(merchant_id=merchant.id, slug=SITE, name="Bench", created_at=now)
         session.add(venue)
         session.flush()
-        for n in range(gates):
-            key = f"g{n:03d}"
+        for key in gate_keys(gates):
             session.add(
                 Gate(
                     merchant_id=merchant.id,
@@ -241,50 +404,119 @@ def seed(database: Database, gates: int) -> None:
             )
 
 
+def serve_bridge(
+    url: str,
+    broker_url: str,
+    share_group: str,
+    ready: EventLike,
+    stop: EventLike,
+    stored: Synchronized[int],
+    checkins: Synchronized[int],
+) -> None:
+    """One server instance: the real bridge, every thread of it, until ``stop``; reports its
+    counters through shared memory (the bench reads no database while it runs)."""
+    import_all_models()
+    database = Database.connect(url)
+    settings = FleetSettings(
+        mqtt_bridge=True,
+        mqtt_url=broker_url,
+        mqtt_root=ROOT,
+        mqtt_client_id=f"bench-server-{uuid.uuid4().hex[:6]}",
+        mqtt_share_group=share_group,
+    )
+    bridge = FleetBridge(database, settings, clock=lambda: datetime.now(UTC)).start()
+    if bridge.wait_connected(10):
+        ready.set()
+    while not stop.wait(POLL_SECONDS):
+        stored.value = bridge.metrics.count(metrics.SCANS_STORED)
+        checkins.value = bridge.metrics.count(metrics.CHECKINS_RECORDED)
+    bridge.stop()
+    database.dispose()
+
+
+@dataclass(frozen=True)
+class BridgeResult:
+    stored_rate: float
+    acked_rate: float | None
+    checkins_seconds: float | None
+    rows: int
+    distinct: int
+    gates_at_watermark: int
+
+
 def bridge_run(
-    broker: PrivateMosquitto, url: str, gates: int, scans: int, processes: int
-) -> tuple[float, int, int]:
-    """Events per second into the database, rows stored, distinct scan ids."""
+    context: multiprocessing.context.SpawnContext,
+    broker: PrivateMosquitto,
+    url: str,
+    gates: int,
+    scans: int,
+    publishers: int,
+    bridges: int,
+) -> BridgeResult:
     total = gates * scans
     engine = make_engine(url)
     Base.metadata.create_all(engine)
     engine.dispose()
     database = Database.connect(url)
     seed(database, gates)
-    settings = FleetSettings(
-        mqtt_bridge=True,
-        mqtt_url=broker.url,
-        mqtt_root=ROOT,
-        mqtt_client_id=f"bench-server-{uuid.uuid4().hex[:6]}",
-        mqtt_share_group=f"bench{uuid.uuid4().hex[:6]}",
-    )
-    bridge = FleetBridge(database, settings, clock=lambda: datetime.now(UTC)).start()
-    if not bridge.wait_connected(10):
-        raise RuntimeError("bridge did not connect")
-    time.sleep(0.5)
-    started, workers = run_publishers(broker.port, gates, scans, processes)
+    share_group = f"bench{uuid.uuid4().hex[:6]}"
+    stop = context.Event()
+    instances = []
+    for _ in range(bridges):
+        ready = context.Event()
+        stored: Synchronized[int] = context.Value("q", 0)
+        checkins: Synchronized[int] = context.Value("q", 0)
+        process = context.Process(
+            target=serve_bridge,
+            args=(url, broker.url, share_group, ready, stop, stored, checkins),
+            daemon=True,
+        )
+        process.start()
+        instances.append((process, ready, stored, checkins))
+    for _, ready, _, _ in instances:
+        if not ready.wait(60):
+            raise RuntimeError("a bridge did not connect")
+    time.sleep(SETTLE_SECONDS)  # subscriptions confirmed
+    load = run_publishers(context, broker.port, gates, scans, publishers, expect_acks=True)
     deadline = time.monotonic() + DEADLINE_SECONDS
-    while bridge.metrics.count("scans_stored") < total and time.monotonic() < deadline:
-        time.sleep(0.005)
-    elapsed = time.perf_counter() - started
-    for worker in workers:
-        worker.join(30)
-    bridge.stop()
+    while sum(i[2].value for i in instances) < total and time.monotonic() < deadline:
+        time.sleep(POLL_SECONDS)
+    stored_elapsed = time.monotonic() - load.started
+    acked = load.all_acked_at()
+    admissions = gates * sum(admitted(seq) for seq in range(1, scans + 1))
+    while sum(i[3].value for i in instances) < admissions and time.monotonic() < deadline:
+        time.sleep(POLL_SECONDS)
+    checkins_done = time.monotonic()
+    load.join()
+    stop.set()
+    for process, _, _, _ in instances:
+        process.join(30)
     with database.sessions() as session:
         rows = session.scalar(select(func.count()).select_from(GateScan)) or 0
-        distinct = (
+        pairs = GateScan.gate_id.concat(":").concat(GateScan.scan_id)
+        distinct = session.scalar(select(func.count(func.distinct(pairs)))) or 0
+        pending = session.scalar(
+            select(func.count()).select_from(GateScan).where(GateScan.checkin_pending)
+        )
+        at_watermark = (
             session.scalar(
-                select(
-                    func.count(func.distinct(GateScan.gate_id.concat(":").concat(GateScan.scan_id)))
-                )
+                select(func.count()).select_from(Gate).where(Gate.ack_watermark == scans)
             )
             or 0
         )
     database.dispose()
-    return total / elapsed, int(rows), int(distinct)
+    return BridgeResult(
+        stored_rate=total / stored_elapsed,
+        acked_rate=None if acked is None else total / (acked - load.started),
+        checkins_seconds=None if pending else checkins_done - load.started,
+        rows=int(rows),
+        distinct=int(distinct),
+        gates_at_watermark=int(at_watermark),
+    )
 
 
 def postgres_url() -> str | None:
+    """A fresh schema on the bench PostgreSQL, or None when none answers."""
     base = os.environ.get("ADMIT_BENCH_DATABASE_URL", LOCAL_POSTGRES)
     try:
         engine = make_engine(base)
@@ -298,6 +530,14 @@ def postgres_url() -> str | None:
     return f"{base}{separator}options=-csearch_path%3D{schema}"
 
 
+def postgres_version() -> str:
+    engine = make_engine(os.environ.get("ADMIT_BENCH_DATABASE_URL", LOCAL_POSTGRES))
+    with engine.connect() as connection:
+        version = str(connection.execute(text("SHOW server_version")).scalar())
+    engine.dispose()
+    return version
+
+
 def drop_schema(url: str) -> None:
     base, _, options = url.partition("options=-csearch_path%3D")
     engine = make_engine(base.rstrip("?&"))
@@ -306,49 +546,95 @@ def drop_schema(url: str) -> None:
     engine.dispose()
 
 
+def describe_machine() -> str:
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    return (
+        f"machine: {platform.platform()}, {os.cpu_count()} CPUs, Python "
+        f"{platform.python_version()}, load average {load} (shared with everything else running)"
+    )
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--gates", type=int, default=50)
     parser.add_argument("--scans", type=int, default=400, help="scans per gate")
     parser.add_argument("--publishers", type=int, default=2, help="publisher processes")
+    parser.add_argument(
+        "--bridges", type=int, nargs="+", default=[1, 2], help="server processes per run"
+    )
     args = parser.parse_args()
     import_all_models()
+    context = multiprocessing.get_context("spawn")
     total = args.gates * args.scans
-    print(
-        f"machine: {platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
-    )
-    print(f"broker: {mosquitto_version()} (private, persistence off, queue limits raised)")
-    print(
-        f"load: {args.gates} gates x {args.scans} scans = {total} scan events, QoS 1, "
-        f"{args.publishers} publisher processes\n"
-    )
+    print(describe_machine())
     with tempfile.TemporaryDirectory() as workdir:
         broker = PrivateMosquitto(Path(workdir))
         try:
-            ceiling = bare_subscriber(broker, args.gates, args.scans, args.publishers)
-            print(f"{'bare paho subscriber (counts only)':<40} {ceiling:>10,.0f} events/s")
-            targets = [("SQLite file", f"sqlite:///{workdir}/bench.sqlite3")]
+            print(
+                f"broker: {mosquitto_version()}, private, persistence off, limits of "
+                f"deploy/mosquitto/mosquitto.conf: {'; '.join(broker.limits)}"
+            )
             pg = postgres_url()
+            databases = [f"SQLite {sqlite3.sqlite_version} (file, WAL)"]
             if pg:
-                targets.append(("PostgreSQL", pg))
+                databases.append(f"PostgreSQL {postgres_version()}")
+                drop_schema(pg)
+            print(f"databases: {', '.join(databases)}")
+            print(
+                f"load: {args.gates} gates x {args.scans} scans = {total} scan events, QoS 1, "
+                f"{args.publishers} publisher processes; MQTT 5 shared subscription, "
+                f"Receive Maximum {RECEIVE_MAXIMUM}\n"
+            )
+            before = bare_run(context, broker, args.gates, args.scans, args.publishers)
+            print(f"{'bare paho subscriber, before':<34} {before:>8,.0f} events/s")
+            results: list[tuple[str, BridgeResult]] = []
+            targets = [("SQLite", "sqlite")]
+            if pg:
+                targets.append(("PostgreSQL", "postgresql"))
             else:
                 print("PostgreSQL: not reachable, skipped")
-            for name, url in targets:
-                try:
-                    rate, rows, distinct = bridge_run(
-                        broker, url, args.gates, args.scans, args.publishers
-                    )
-                finally:
-                    if url.startswith("postgresql"):
-                        drop_schema(url)
-                verdict = "ok" if rows == total == distinct else "MISMATCH"
-                print(
-                    f"{'bridge -> ' + name:<40} {rate:>10,.0f} events/s  "
-                    f"({rate / ceiling:.0%} of bare; rows {rows}/{total}, "
-                    f"distinct {distinct}: {verdict})"
-                )
+            for name, kind in targets:
+                # SQLite serialises writers: several instances are a PostgreSQL deployment.
+                for bridges in args.bridges if kind == "postgresql" else [1]:
+                    url = postgres_url() if kind == "postgresql" else None
+                    url = url or f"sqlite:///{workdir}/bench-{uuid.uuid4().hex[:6]}.sqlite3"
+                    try:
+                        result = bridge_run(
+                            context, broker, url, args.gates, args.scans, args.publishers, bridges
+                        )
+                    finally:
+                        if kind == "postgresql":
+                            drop_schema(url)
+                    label = f"bridge x{bridges} -> {name}"
+                    results.append((label, result))
+                    print(f"{label:<34} {result.stored_rate:>8,.0f} events/s stored")
+            after = bare_run(context, broker, args.gates, args.scans, args.publishers)
+            print(f"{'bare paho subscriber, after':<34} {after:>8,.0f} events/s")
         finally:
             broker.stop()
+    ceiling = max(before, after)
+    print(f"\nceiling (higher bare run): {ceiling:,.0f} events/s\n")
+    header = (
+        f"{'path':<34} {'stored/s':>9} {'of bare':>8} {'acked/s':>9} {'check-ins':>10}  "
+        "rows / distinct; gates whose watermark reached the end"
+    )
+    print(header)
+    for label, result in results:
+        ok = result.rows == total == result.distinct and result.acked_rate is not None
+        acked = "-" if result.acked_rate is None else f"{result.acked_rate:,.0f}"
+        checkins = "-" if result.checkins_seconds is None else f"{result.checkins_seconds:.1f} s"
+        print(
+            f"{label:<34} {result.stored_rate:>9,.0f} {result.stored_rate / ceiling:>8.0%} "
+            f"{acked:>9} {checkins:>10}  {result.rows} / {result.distinct} / "
+            f"{'ok' if ok else 'MISMATCH'}; {result.gates_at_watermark} of {args.gates}"
+        )
+    print(
+        "\nstored/s: until the last scan is committed; acked/s: until every gate heard a ScanAck"
+        " for each of its scans; check-ins: until the check-in log caught up (all from the first"
+        " publish). ok: every scan stored once and acknowledged. The watermark is a shortcut: with"
+        " two instances a batch that sees a gap left by the other's open transaction stops its"
+        " walk, and the scan ids acknowledge those scans instead."
+    )
 
 
 if __name__ == "__main__":

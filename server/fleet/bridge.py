@@ -68,6 +68,8 @@ RETRY_DELAY = 1.0
 CHECKIN_BATCH = 50
 CHECKIN_SWEEP_SECONDS = 1.0
 CHECKIN_YIELD_SECONDS = 0.05
+#: Longest the check-in stage gives way to a busy ingestion before it records one batch anyway.
+CHECKIN_MAX_DEFER_SECONDS = 1.0
 SESSION_EXPIRY_SECONDS = 7 * 24 * 3600
 KEEPALIVE_SECONDS = 30
 
@@ -101,6 +103,8 @@ class FleetBridge:
         self._stopping = threading.Event()
         self._connected = threading.Event()
         self._checkins_waiting = threading.Event()
+        #: Set while the ingest thread stores a batch (the check-in stage gives way).
+        self._ingesting = threading.Event()
         self._threads: list[threading.Thread] = []
         #: (venue id, list) -> last version this bridge published.
         self._published: dict[tuple[int, ListName], int] = {}
@@ -268,7 +272,11 @@ class FleetBridge:
         while not (self._stopping.is_set() and self._inbox.empty()):
             batch = self._next_batch()
             if batch:
-                self._ingest(batch)
+                self._ingesting.set()
+                try:
+                    self._ingest(batch)
+                finally:
+                    self._ingesting.clear()
 
     def _accept(self, received: _Received) -> Inbound | None:
         """The decoded message, or None (counted and logged) when it must be dropped."""
@@ -333,11 +341,15 @@ class FleetBridge:
     def _checkin_loop(self) -> None:
         """Record stored admissions in the check-in log; also picks up what an earlier run
         (or another instance) left pending."""
+        last_batch = time.monotonic()
         while not self._stopping.is_set():
-            if not self._inbox.empty():
-                # Ingestion first: kiosks wait for acks; the check-in log catches up after a burst.
+            busy = self._ingesting.is_set() or not self._inbox.empty()
+            if busy and time.monotonic() - last_batch < CHECKIN_MAX_DEFER_SECONDS:
+                # Ingestion first: kiosks wait for acks; the check-in log catches up after a
+                # burst, and records a batch at least every CHECKIN_MAX_DEFER_SECONDS meanwhile.
                 self._stopping.wait(CHECKIN_YIELD_SECONDS)
                 continue
+            last_batch = time.monotonic()
             try:
                 with self.database.sessions.begin() as session:
                     done = record_pending_checkins(session, limit=CHECKIN_BATCH, now=self.clock())
