@@ -16,6 +16,7 @@ import segno
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from protocol import signing
 from protocol.credential import TicketClaims, parse, signed_message
 from protocol.reasons import Rejection
 from protocol.signing import Keyring, SigningKey, sign_ticket, verify_ticket
@@ -86,13 +87,26 @@ def main() -> None:
     assert not isinstance(parsed, Rejection), parsed
     message = signed_message(parsed.payload)
     public_key = key.public_key()
-    checks = (
+    raw = keyring.raw(1)
+    assert raw is not None
+    print(f"verify backend         {signing.VERIFY_BACKEND} (libsodium when PyNaCl is installed)")
+    checks = [
         ("sign", lambda: sign_ticket(REALISTIC, key)),
         ("verify", lambda: verify_ticket(text, keyring)),
         ("parse", lambda: parse(text)),
-        # The floor under verify/s: OpenSSL's Ed25519 check alone, no parsing.
-        ("raw Ed25519 verify", lambda: public_key.verify(parsed.signature, message)),
-    )
+        # The floors under verify/s: each library's Ed25519 check alone, no parsing.
+        (
+            "raw OpenSSL verify",
+            lambda: signing.verify_with_openssl(public_key, raw, parsed.signature, message),
+        ),
+    ]
+    if signing.VERIFY_BACKEND == "libsodium":
+        checks.append(
+            (
+                "raw libsodium verify",
+                lambda: signing.verify_with_libsodium(public_key, raw, parsed.signature, message),
+            )
+        )
     for name, operation in checks:
         print(f"{name + '/s':<22} {rate(operation, seconds):,.0f}")
 

@@ -1,4 +1,5 @@
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -7,7 +8,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from protocol import base45
+from protocol import base45, signing
 from protocol.credential import ADMIT_EPOCH, TicketClaims, parse
 from protocol.reasons import (
     ALL_REASONS,
@@ -36,6 +37,22 @@ TEST_KEYS = {
 }
 KEYRING = Keyring.from_dict(VECTORS["keyring"])
 DAY0 = 1767225600  # 2026-01-01T00:00Z
+
+
+@pytest.fixture(scope="module", autouse=True, params=["libsodium", "openssl"])
+def verify_backend(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Every test here runs with both Ed25519 implementations: their verdicts must agree."""
+    backend = {
+        "libsodium": signing.verify_with_libsodium,
+        "openssl": signing.verify_with_openssl,
+    }[request.param]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(signing, "_verify", backend)
+        yield request.param
+
+
+def test_libsodium_is_the_default_verifier_where_pynacl_is_installed() -> None:
+    assert signing.VERIFY_BACKEND == "libsodium"
 
 
 def claims_of(fields: dict[str, int]) -> TicketClaims:
