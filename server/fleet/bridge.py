@@ -321,12 +321,12 @@ class FleetBridge:
         else:
             outcome = None
         if outcome is not None:
+            for name, amount in outcome.counts.items():
+                self.metrics.add(name, amount)
             root = self.settings.mqtt_root
             for site, gate, ack in outcome.acks:
                 self.publish(Topics(site, root).acks(gate), encode(ack))
             self.metrics.add(metrics.ACKS_SENT, len(outcome.acks))
-            for name, amount in outcome.counts.items():
-                self.metrics.add(name, amount)
             for event in outcome.events:
                 self.feed.publish(event)
             if outcome.checkins_pending:
