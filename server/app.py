@@ -16,6 +16,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
+import anyio.to_thread
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
@@ -23,7 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server.clock import Clock, utc_now
-from server.db import Base, Database
+from server.db import WORKER_THREADS, Base, Database, RequestGate
 from server.errors import install_error_handlers
 from server.features import Feature, PeriodicJob, ServerContext, discover_features
 from server.i18n import language_from_accept_language
@@ -133,6 +134,8 @@ async def _run_periodically(job: PeriodicJob, context: ServerContext) -> None:
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     context: ServerContext = app.state.context
     features: list[Feature] = app.state.features
+    # Sync endpoints and dependencies share this many threads; server.db sizes its pools above it.
+    anyio.to_thread.current_default_thread_limiter().total_tokens = WORKER_THREADS
     await run_in_threadpool(prepare_schema, context.settings, context.database)
     tasks: list[asyncio.Task[None]] = []
     try:
@@ -181,6 +184,7 @@ def create_app(
     state: dict[str, Any] = {
         "settings": settings,
         "database": database,
+        "database_gate": RequestGate(database.dialect),
         "clock": context.clock,
         "sms_sender": context.sms_sender,
         "context": context,

@@ -6,18 +6,51 @@ endpoints that touch the database are plain ``def`` functions taking a :data:`Db
 session commits when the endpoint returns without raising, *before* the response is sent (the
 dependency has ``scope="function"``), and rolls back otherwise. A service that needs a constraint
 error inside the request (to turn it into a 409) calls ``session.flush()``.
+
+Transactions are *read* or *write*, decided when they begin (see docs/server.md, "Sessions and
+transactions"):
+
+- A write transaction takes SQLite's write lock up front (``BEGIN IMMEDIATE``), so a
+  read-then-write (check stock, then reserve it) waits its turn and never works on a stale
+  snapshot. :attr:`Database.sessions` and the session of a ``POST``/``PUT``/``PATCH``/``DELETE``
+  request are write sessions.
+- A read transaction (``BEGIN`` on SQLite, ``READ ONLY`` on PostgreSQL) takes no lock, runs
+  beside the writer, and refuses to write on both databases. :meth:`Database.read` and the
+  session of a ``GET``/``HEAD``/``OPTIONS`` request are read sessions.
+
+No worker thread waits for something only a thread-less request can release. A request's
+database work spans several worker-thread hops (the guard's read, the endpoint, FastAPI's
+validation of the answer, the commit); with more requests in flight than threads, threads
+blocked on a connection or on SQLite's write lock could wait for a holder that cannot get a
+thread. So requests queue *on the event loop*, holding no thread, before they touch the
+database (:class:`RequestGate`): at most :data:`REQUEST_SESSIONS` requests per process use the
+database at once (fewer than the threads, and the pools hold twice as many connections), and on
+SQLite one write request at a time (so no thread ever waits on the write lock for a request of
+its own process). Guards resolve the caller in their own short read (:meth:`Database.read`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
+import anyio
 from fastapi import Depends, Request
-from sqlalchemy import DateTime, Dialect, Engine, ForeignKey, MetaData, create_engine, event, text
+from sqlalchemy import (
+    Connection,
+    DateTime,
+    Dialect,
+    Engine,
+    ForeignKey,
+    MetaData,
+    create_engine,
+    event,
+    text,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import (
     DeclarativeBase,
@@ -39,6 +72,24 @@ NAMING_CONVENTION = {
 }
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
+
+#: Threads that run sync endpoints and dependencies in each server process (anyio's default
+#: limiter, set explicitly at start-up by :mod:`server.app`).
+WORKER_THREADS = 40
+#: Requests per process that may use the database at once (:class:`RequestGate`).
+REQUEST_SESSIONS = 20
+#: Connections an engine keeps open, and the most it may open: two per admitted request (the
+#: guard's read and the session) and ten for the periodic jobs and the fleet bridge, so a thread
+#: never waits for a connection.
+POOL_SIZE = 20
+POOL_CAPACITY = 2 * REQUEST_SESSIONS + 10
+
+#: Execution option naming a connection's transactions ``read`` or ``write`` (the default).
+ACCESS_OPTION = "admit_access"
+READ = "read"
+WRITE = "write"
+#: HTTP methods whose request session is a read session.
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -98,22 +149,33 @@ def normalize_database_url(url: str) -> str:
 
 def make_engine(url: str, *, echo: bool = False) -> Engine:
     """An engine for ``url``: SQLite gets WAL, foreign keys and a busy timeout on every
-    connection (and its folder is created); PostgreSQL uses psycopg 3."""
+    connection (and its folder is created), and read or write transactions (see the module
+    docstring); PostgreSQL uses psycopg 3. Both pools hold up to :data:`POOL_CAPACITY`."""
     url = normalize_database_url(url)
     parsed = make_url(url)
+    pool = {"pool_size": POOL_SIZE, "max_overflow": POOL_CAPACITY - POOL_SIZE}
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        return create_engine(url, echo=echo, pool_pre_ping=True, **pool)
     database = parsed.database
-    if database and database != ":memory:" and not database.startswith("file:"):
+    in_memory = not database or database == ":memory:" or database.startswith("file:")
+    if database and not in_memory:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(
         url,
         echo=echo,
         connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        **({} if in_memory else pool),
     )
     event.listen(engine, "connect", _configure_sqlite_connection)
     event.listen(engine, "begin", _begin_sqlite_transaction)
     return engine
+
+
+def read_only_engine(engine: Engine) -> Engine:
+    """The same engine and pool, whose transactions are read transactions."""
+    if engine.dialect.name == "postgresql":
+        return engine.execution_options(**{ACCESS_OPTION: READ}, postgresql_readonly=True)
+    return engine.execution_options(**{ACCESS_OPTION: READ})
 
 
 def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
@@ -127,32 +189,53 @@ def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _begin_sqlite_transaction(connection: Any) -> None:
-    """Start every SQLite transaction with the write lock (``BEGIN IMMEDIATE``).
+def _begin_sqlite_transaction(connection: Connection) -> None:
+    """Begin a write transaction with the write lock (``BEGIN IMMEDIATE``), a read transaction
+    without any lock (``BEGIN``, with ``query_only`` so that a write fails at once).
 
     SQLite serialises writers anyway; taking the lock up front means a read-then-write
-    transaction (check stock, then reserve it) waits its turn under the busy timeout instead of
-    failing with "database is locked" when it upgrades, and sees no stale read. This plays the
-    part ``SELECT ... FOR UPDATE`` plays on PostgreSQL.
+    transaction waits its turn under the busy timeout instead of failing with "database is
+    locked" (or a stale snapshot) when it upgrades. This plays the part ``SELECT ... FOR
+    UPDATE`` plays on PostgreSQL.
     """
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    read_only = connection.get_execution_options().get(ACCESS_OPTION, WRITE) == READ
+    state = connection.connection.info
+    if state.get("query_only", False) != read_only:
+        connection.exec_driver_sql(f"PRAGMA query_only={int(read_only)}")
+        state["query_only"] = read_only
+    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 @dataclass
 class Database:
-    """One engine and its session factory; the app keeps one in ``app.state.database``."""
+    """One engine and its session factories; the app keeps one in ``app.state.database``.
+
+    ``sessions`` make write sessions (jobs, CLI, seeding: ``with database.sessions.begin() as
+    session``); ``read_sessions`` make read sessions on the same pool.
+    """
 
     engine: Engine
     sessions: sessionmaker[Session]
+    read_sessions: sessionmaker[Session]
 
     @classmethod
     def connect(cls, url: str, *, echo: bool = False) -> Database:
         engine = make_engine(url, echo=echo)
-        return cls(engine, sessionmaker(engine, expire_on_commit=False))
+        return cls(
+            engine,
+            sessionmaker(engine, expire_on_commit=False),
+            sessionmaker(read_only_engine(engine), expire_on_commit=False),
+        )
 
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A short read transaction on its own connection, ended (rolled back) on exit."""
+        with self.read_sessions() as session:
+            yield session
 
     def ping(self) -> None:
         """Raise if the database cannot answer a trivial query."""
@@ -163,14 +246,78 @@ class Database:
         self.engine.dispose()
 
 
-def get_database(request: Request) -> Database:
+class RequestGate:
+    """Where requests wait, on the event loop and without a worker thread, for their turn at the
+    database: ``sessions`` admits :data:`REQUEST_SESSIONS` at once; ``writer`` (SQLite only)
+    admits one write request of this process at a time."""
+
+    def __init__(self, dialect: str, sessions: int = REQUEST_SESSIONS) -> None:
+        self.sessions = anyio.Semaphore(sessions)
+        self.writer: anyio.Lock | None = anyio.Lock() if dialect == "sqlite" else None
+
+
+def get_gate(request: Request) -> RequestGate:
+    gate: RequestGate = request.app.state.database_gate
+    return gate
+
+
+async def request_turn(request: Request) -> AsyncIterator[None]:
+    """Hold one of the process's database turns for the rest of the request."""
+    async with get_gate(request).sessions:
+        yield
+
+
+#: Depend on this before touching the database in a dependency (the guards do).
+DatabaseTurn = Annotated[None, Depends(request_turn, scope="function")]
+
+
+async def _write_turn(request: Request, _turn: DatabaseTurn) -> AsyncIterator[None]:
+    writer = get_gate(request).writer
+    if writer is None:
+        yield
+        return
+    async with writer:
+        yield
+
+
+async def _method_turn(request: Request, _turn: DatabaseTurn) -> AsyncIterator[None]:
+    writer = get_gate(request).writer
+    if writer is None or request.method in READ_METHODS:
+        yield
+        return
+    async with writer:
+        yield
+
+
+async def get_database(request: Request) -> Database:
     database: Database = request.app.state.database
     return database
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """One session per request: commit on success, roll back on any exception."""
-    session = get_database(request).sessions()
+def get_session(
+    request: Request, _turn: Annotated[None, Depends(_method_turn, scope="function")]
+) -> Iterator[Session]:
+    """One session per request, a read session for ``GET``/``HEAD``/``OPTIONS`` and a write
+    session otherwise: commit on success, roll back on any exception.
+
+    It waits for the request's turn first (:class:`RequestGate`), opens no connection until the
+    endpoint's first statement, and FastAPI runs its exit (the commit) without waiting for a
+    free worker thread.
+    """
+    database: Database = request.app.state.database
+    write = request.method not in READ_METHODS
+    yield from _transaction(database.sessions() if write else database.read_sessions())
+
+
+def get_write_session(
+    request: Request, _turn: Annotated[None, Depends(_write_turn, scope="function")]
+) -> Iterator[Session]:
+    """A write session whatever the method (a ``GET`` that creates something on first need)."""
+    database: Database = request.app.state.database
+    yield from _transaction(database.sessions())
+
+
+def _transaction(session: Session) -> Iterator[Session]:
     try:
         yield session
         session.commit()
@@ -181,5 +328,12 @@ def get_session(request: Request) -> Iterator[Session]:
         session.close()
 
 
-#: The session dependency every endpoint and guard uses (one shared session per request).
+#: The session dependency every endpoint uses (one shared session per request): read for
+#: ``GET``/``HEAD``/``OPTIONS``, write otherwise. Dependencies that only need to read (guards)
+#: take :data:`DatabaseTurn` and use :meth:`Database.read`, so that the request's write
+#: transaction begins in the endpoint's own thread.
 DbSession = Annotated[Session, Depends(get_session, scope="function")]
+#: A write session for a ``GET`` endpoint that must write (use it instead of ``DbSession``).
+WriteSession = Annotated[Session, Depends(get_write_session, scope="function")]
+#: The app's :class:`Database`.
+AppDatabase = Annotated[Database, Depends(get_database)]

@@ -1,5 +1,8 @@
 """Request-level dependencies every feature package uses (besides :data:`server.db.DbSession`,
-:data:`server.clock.Now` and the guards in :mod:`server.accounts.dependencies`)."""
+:data:`server.clock.Now` and the guards in :mod:`server.accounts.dependencies`).
+
+They only read the app's state, so they are ``async``: FastAPI calls them on the event loop
+instead of sending each to a worker thread."""
 
 from __future__ import annotations
 
@@ -13,22 +16,22 @@ from server.settings import Settings
 from server.sms import SmsSender
 
 
-def get_app_settings(request: Request) -> Settings:
+async def get_app_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_sms_sender(request: Request) -> SmsSender:
+async def get_sms_sender(request: Request) -> SmsSender:
     sender: SmsSender = request.app.state.sms_sender
     return sender
 
 
-def get_context(request: Request) -> ServerContext:
+async def get_context(request: Request) -> ServerContext:
     context: ServerContext = request.app.state.context
     return context
 
 
-def get_client_ip(request: Request) -> str:
+async def get_client_ip(request: Request) -> str:
     """The caller's address as the server sees it (run uvicorn with ``--proxy-headers`` and
     ``--forwarded-allow-ips`` behind a proxy so this is the visitor, not the proxy)."""
     return request.client.host if request.client else "unknown"

@@ -262,14 +262,23 @@ def choose_membership(
 
 def ensure_operational(merchant: Merchant) -> None:
     """Raise 403 with the reason when the merchant's members may not act."""
-    if merchant.deleted_at is not None:
-        raise Forbidden("accounts.merchant_deleted")
-    if merchant.status is MerchantStatus.FROZEN:
-        raise Forbidden("accounts.merchant_frozen")
-    if merchant.status is MerchantStatus.PENDING:
-        raise Forbidden("accounts.merchant_pending")
-    if merchant.status is MerchantStatus.REJECTED:
-        raise Forbidden("accounts.merchant_rejected")
+    refusal = merchant_refusal(merchant.status, merchant.deleted_at)
+    if refusal is not None:
+        raise Forbidden(refusal)
+
+
+def merchant_refusal(status: MerchantStatus, deleted_at: datetime | None) -> str | None:
+    """Why members of a merchant in this state may not act (an error code), or None."""
+    if deleted_at is not None:
+        return "accounts.merchant_deleted"
+    return _STATUS_REFUSALS.get(status)
+
+
+_STATUS_REFUSALS = {
+    MerchantStatus.FROZEN: "accounts.merchant_frozen",
+    MerchantStatus.PENDING: "accounts.merchant_pending",
+    MerchantStatus.REJECTED: "accounts.merchant_rejected",
+}
 
 
 def issue_token(
@@ -320,23 +329,27 @@ def switch_merchant(
 
 def resolve_token(session: Session, token: str, now: datetime) -> Principal:
     """Who holds ``token`` right now; 401 when it is unknown, expired, revoked or its
-    membership is gone, 403 when its merchant is frozen, pending, rejected or deleted."""
-    context = repo.find_live_token(session, credentials.hash_token(token), now)
-    if context is None:
+    membership is gone, 403 when its merchant is frozen, pending, rejected or deleted.
+
+    One read and no write (the request's own transaction stays untouched): callers run it in a
+    short read transaction of its own, :meth:`server.db.Database.read`.
+    """
+    live = repo.find_live_token(session, credentials.hash_token(token), now)
+    if live is None:
         raise Unauthorized("accounts.token_invalid")
-    role = None
-    if context.token.merchant_id is not None:
-        if context.membership is None or context.merchant is None:
+    if live.merchant_id is not None:
+        if live.role is None or live.merchant_status is None:
             raise Unauthorized("accounts.token_invalid")
-        ensure_operational(context.merchant)
-        role = context.membership.role
+        refusal = merchant_refusal(live.merchant_status, live.merchant_deleted_at)
+        if refusal is not None:
+            raise Forbidden(refusal)
     return Principal(
-        user_id=context.user.id,
-        phone=context.user.phone,
-        is_platform_admin=context.user.is_platform_admin,
-        merchant_id=context.token.merchant_id,
-        role=role,
-        token_id=context.token.id,
+        user_id=live.user_id,
+        phone=live.phone,
+        is_platform_admin=live.is_platform_admin,
+        merchant_id=live.merchant_id,
+        role=live.role,
+        token_id=live.token_id,
     )
 
 

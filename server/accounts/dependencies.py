@@ -15,12 +15,18 @@
 
 The token comes from ``Authorization: Bearer <token>``; for ``GET``/``HEAD`` requests (pages and
 server-sent event streams, which cannot set headers) the ``admit_token`` cookie is accepted too.
+
+The token is resolved in a short read transaction of its own (:meth:`server.db.Database.read`)
+once the request has its database turn (:data:`server.db.DatabaseTurn`), never in the
+request's session: the request's write transaction, and SQLite's write lock with it, begins in
+the endpoint's thread. The
+guards that only look at the principal are ``async`` (no worker thread needed).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -28,7 +34,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from server.accounts.auth import MerchantPrincipal, Principal, resolve_token
 from server.accounts.models import MANAGER_ROLES, MerchantRole
 from server.clock import Now
-from server.db import DbSession
+from server.db import AppDatabase, DatabaseTurn
 from server.errors import Forbidden, Unauthorized
 
 TOKEN_COOKIE = "admit_token"
@@ -36,7 +42,7 @@ TOKEN_COOKIE = "admit_token"
 _bearer = HTTPBearer(auto_error=False, description="A token from POST /api/auth/login or /code")
 
 
-def presented_token(
+async def presented_token(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> str | None:
@@ -48,15 +54,19 @@ def presented_token(
 
 
 def optional_principal(
-    token: Annotated[str | None, Depends(presented_token)], session: DbSession, now: Now
+    token: Annotated[str | None, Depends(presented_token)],
+    database: AppDatabase,
+    now: Now,
+    _turn: DatabaseTurn,
 ) -> Principal | None:
     """The caller, or None when no token was presented (a bad token is still a 401)."""
     if token is None:
         return None
-    return resolve_token(session, token, now)
+    with database.read() as session:
+        return resolve_token(session, token, now)
 
 
-def current_principal(
+async def current_principal(
     principal: Annotated[Principal | None, Depends(optional_principal)],
 ) -> Principal:
     """The caller; 401 without a valid token."""
@@ -65,7 +75,7 @@ def current_principal(
     return principal
 
 
-def require_platform_admin(
+async def require_platform_admin(
     principal: Annotated[Principal, Depends(current_principal)],
 ) -> Principal:
     if not principal.is_platform_admin:
@@ -73,12 +83,14 @@ def require_platform_admin(
     return principal
 
 
-def require_visitor(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+async def require_visitor(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
     """Any logged-in person acting for themselves (their orders, their tickets by user id)."""
     return principal
 
 
-def require_merchant_role(*roles: MerchantRole) -> Callable[..., MerchantPrincipal]:
+def require_merchant_role(
+    *roles: MerchantRole,
+) -> Callable[..., Coroutine[Any, Any, MerchantPrincipal]]:
     """A guard for merchant endpoints: the token must be bound to a working merchant and the
     member's role one of ``roles``. Owners and admins pass every merchant guard.
 
@@ -87,7 +99,9 @@ def require_merchant_role(*roles: MerchantRole) -> Callable[..., MerchantPrincip
     """
     allowed = frozenset(roles) | MANAGER_ROLES if roles else frozenset(MerchantRole)
 
-    def guard(principal: Annotated[Principal, Depends(current_principal)]) -> MerchantPrincipal:
+    async def guard(
+        principal: Annotated[Principal, Depends(current_principal)],
+    ) -> MerchantPrincipal:
         if principal.merchant_id is None or principal.role is None:
             raise Forbidden("accounts.merchant_required")
         if principal.role not in allowed:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, delete, func, select, update
+from sqlalchemy import and_, bindparam, delete, func, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from server.accounts.models import (
@@ -156,13 +156,18 @@ def delete_membership(session: Session, membership: Membership) -> None:
 
 
 @dataclass(frozen=True)
-class TokenContext:
-    """What one query knows about a presented token: its user, and its merchant binding."""
+class LiveToken:
+    """What one query knows about a presented token: its user and its merchant binding, as
+    plain values (``role`` is None when the bound membership is gone)."""
 
-    token: AccessToken
-    user: User
-    membership: Membership | None
-    merchant: Merchant | None
+    token_id: int
+    user_id: int
+    phone: str
+    is_platform_admin: bool
+    merchant_id: int | None
+    role: MerchantRole | None
+    merchant_status: MerchantStatus | None
+    merchant_deleted_at: datetime | None
 
 
 def add_token(
@@ -186,31 +191,40 @@ def add_token(
     return token
 
 
-def find_live_token(session: Session, token_hash: str, now: datetime) -> TokenContext | None:
-    """The unexpired, unrevoked token with this hash, its user and (if bound) its membership
-    and merchant, in one round trip."""
-    query = (
-        select(AccessToken, User, Membership, Merchant)
-        .join(User, User.id == AccessToken.user_id)
-        .outerjoin(
-            Membership,
-            and_(
-                Membership.merchant_id == AccessToken.merchant_id,
-                Membership.user_id == AccessToken.user_id,
-            ),
-        )
-        .outerjoin(Merchant, Merchant.id == AccessToken.merchant_id)
-        .where(
-            AccessToken.token_hash == token_hash,
-            AccessToken.revoked_at.is_(None),
-            AccessToken.expires_at > now,
-        )
+#: Built once: every authenticated request runs it.
+_LIVE_TOKEN = (
+    select(
+        AccessToken.id,
+        User.id,
+        User.phone,
+        User.is_platform_admin,
+        AccessToken.merchant_id,
+        Membership.role,
+        Merchant.status,
+        Merchant.deleted_at,
     )
-    row = session.execute(query).first()
-    if row is None:
-        return None
-    token, user, membership, merchant = row
-    return TokenContext(token, user, membership, merchant)
+    .join(User, User.id == AccessToken.user_id)
+    .outerjoin(
+        Membership,
+        and_(
+            Membership.merchant_id == AccessToken.merchant_id,
+            Membership.user_id == AccessToken.user_id,
+        ),
+    )
+    .outerjoin(Merchant, Merchant.id == AccessToken.merchant_id)
+    .where(
+        AccessToken.token_hash == bindparam("token_hash"),
+        AccessToken.revoked_at.is_(None),
+        AccessToken.expires_at > bindparam("now", type_=AccessToken.expires_at.type),
+    )
+)
+
+
+def find_live_token(session: Session, token_hash: str, now: datetime) -> LiveToken | None:
+    """The unexpired, unrevoked token with this hash, its user and (if bound) its membership's
+    role and merchant's state, in one round trip of plain columns."""
+    row = session.execute(_LIVE_TOKEN, {"token_hash": token_hash, "now": now}).first()
+    return None if row is None else LiveToken(*row)
 
 
 def revoke_token(session: Session, token_id: int, now: datetime) -> None:

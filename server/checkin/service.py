@@ -6,7 +6,7 @@ the loaded ticket first; an admission then *claims* an entry with one conditiona
 ``UPDATE tickets ... WHERE entries_used < entries_allowed RETURNING last_entry_no``
 (:func:`server.tickets.repository.claim_entry`). PostgreSQL row-locks the ticket, and a
 concurrent claim waits, re-checks the condition against the winner's committed row and matches
-nothing; SQLite serialises writers with ``BEGIN IMMEDIATE``. A refused claim reloads the
+nothing; SQLite serialises write transactions with ``BEGIN IMMEDIATE``. A refused claim reloads the
 ticket and logs the refusal (``already_used`` or ``revoked``). The admission's log row carries
 the claimed ``entry_no``, unique per ticket in the log as a second, independent guard.
 
@@ -19,14 +19,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from functools import lru_cache, partial
+from functools import partial
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from protocol import codes, reasons
 from protocol.reasons import Rejection
-from protocol.signing import Keyring, verify_ticket
+from protocol.signing import VerifiedTicket, verify_ticket
 from server.accounts import repository as accounts_repo
 from server.accounts.models import MerchantRole
 from server.checkin import messages as _messages  # noqa: F401  (registers the texts)
@@ -403,9 +403,7 @@ def check_credential(
 ) -> Outcome:
     """Verify a scanned credential with the merchant's keyring, then check the ticket in."""
     attempt = replace(attempt, method=CheckinMethod.CREDENTIAL)
-    trusted = ticket_keys.keyring_for_merchant(session, merchant_id, attempt.received_at)
-    keyring = _keyring(tuple(sorted(trusted.items())))
-    verified = verify_ticket(credential, keyring)
+    verified = _verify(session, merchant_id, credential, attempt.received_at)
     if isinstance(verified, Rejection):
         return Outcome(log_unmatched(session, merchant_id, actor, attempt, verified.reason), None)
     ticket = tickets_repo.get_ticket(session, merchant_id, verified.claims.ticket_id)
@@ -416,11 +414,20 @@ def check_credential(
     return Outcome(check_in(session, merchant_id, ticket, actor, attempt), ticket)
 
 
-@lru_cache(maxsize=256)
-def _keyring(trusted: tuple[tuple[int, str], ...]) -> Keyring:
-    """A loaded keyring per distinct set of trusted keys (loading parses every public key).
-    Callers only verify with it, never change it."""
-    return Keyring.from_dict({str(key_id): text for key_id, text in trusted})
+def _verify(
+    session: Session, merchant_id: int, credential: str, now: datetime
+) -> VerifiedTicket | Rejection:
+    """Verify with the merchant's cached keyring; a key refusal (unknown key, bad signature) is
+    checked again with keys read now (the cache may predate a key rotated in by another server
+    process). Forgeries thus cost one read of the keys, as every scan did before the cache."""
+    keyrings = ticket_keys.trusted_keyrings
+    verified = verify_ticket(credential, keyrings.get(session, merchant_id, now).keyring)
+    if isinstance(verified, Rejection) and verified.reason in _KEY_REFUSALS:
+        verified = verify_ticket(credential, keyrings.load(session, merchant_id, now).keyring)
+    return verified
+
+
+_KEY_REFUSALS = frozenset({reasons.UNKNOWN_KEY, reasons.BAD_SIGNATURE})
 
 
 def find_by_code(session: Session, merchant_id: int, code_text: str) -> Ticket | str:

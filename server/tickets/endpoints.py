@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query, Response
 
 from server.accounts.dependencies import MerchantManager, MerchantMember, Visitor
 from server.clock import Now
-from server.db import DbSession
+from server.db import DbSession, WriteSession
 from server.tickets import qr, service
 from server.tickets.models import Ticket, TicketStatus
 from server.tickets.schemas import (
@@ -115,7 +115,7 @@ def list_tickets(
 
 # Literal paths before /{ticket_id}, which would otherwise swallow them.
 @merchant_router.get("/signing-keys")
-def list_signing_keys(who: MerchantManager, session: DbSession, now: Now) -> list[SigningKeyOut]:
+def list_signing_keys(who: MerchantManager, session: WriteSession, now: Now) -> list[SigningKeyOut]:
     return [SigningKeyOut.of(k) for k in service.signing_keys(session, who.merchant_id, now)]
 
 

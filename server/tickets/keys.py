@@ -5,20 +5,29 @@ new key active for new tickets while the older keys stay *trusted* (kiosks keep 
 tickets they signed); retiring a key re-signs that key's still-valid tickets with the active key
 and then stops trusting it. Two transactions that both find no key race on the unique
 ``(merchant_id, key_id)`` constraint inside a savepoint; the loser reads the winner's key.
+
+Verifiers (check-in) take loaded keyrings from :data:`trusted_keyrings`, a per-process cache:
+rotating or retiring a key drops the merchant's entry when the change commits, an entry is
+reloaded after :data:`KEYRING_TTL_SECONDS` (other server processes' changes), and check-in
+reloads it at once for a credential the cached keys refuse (a key rotated in elsewhere).
 """
 
 from __future__ import annotations
 
 import secrets
+import threading
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
+from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from protocol.credential import MAX_KEY_ID
-from protocol.signing import SigningKey
+from protocol.signing import Keyring, SigningKey
 from server.clock import utc_now
 from server.errors import Conflict, NotFound
 from server.tickets import repository as repo
@@ -27,6 +36,10 @@ from server.tickets.models import SigningKeyState, TicketCodeSalt, TicketSigning
 #: Key ids start at 1 so that 0 never appears as "no key" by accident.
 FIRST_KEY_ID = 1
 SALT_BYTES = 16
+
+#: How long a process trusts its cached keyring of a merchant without reading the keys again:
+#: the longest a key retired by *another* server process may still verify here.
+KEYRING_TTL_SECONDS = 30.0
 
 T = TypeVar("T")
 
@@ -43,6 +56,58 @@ def keyring_for_merchant(
     return {
         key.key_id: key.public_key for key in records if key.state is not SigningKeyState.RETIRED
     }
+
+
+@dataclass(frozen=True)
+class CachedKeyring:
+    keyring: Keyring
+    loaded_at: float
+
+
+class KeyringCache:
+    """Each merchant's loaded :class:`Keyring` (parsing public keys costs more than verifying),
+    read from the database at most every ``ttl`` seconds. Thread-safe."""
+
+    def __init__(
+        self, ttl: float = KEYRING_TTL_SECONDS, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.ttl = ttl
+        self.clock = clock
+        self._entries: dict[int, CachedKeyring] = {}
+        self._lock = threading.Lock()
+
+    def get(self, session: Session, merchant_id: int, now: datetime) -> CachedKeyring:
+        """The cached keyring, or a fresh one when there is none or it is older than ``ttl``."""
+        with self._lock:
+            entry = self._entries.get(merchant_id)
+        if entry is not None and self.clock() - entry.loaded_at < self.ttl:
+            return entry
+        return self.load(session, merchant_id, now)
+
+    def load(self, session: Session, merchant_id: int, now: datetime) -> CachedKeyring:
+        """Read the merchant's trusted keys now and cache them."""
+        trusted = keyring_for_merchant(session, merchant_id, now)
+        entry = CachedKeyring(
+            Keyring.from_dict({str(key_id): text for key_id, text in trusted.items()}),
+            self.clock(),
+        )
+        with self._lock:
+            self._entries[merchant_id] = entry
+        return entry
+
+    def invalidate(self, merchant_id: int) -> None:
+        with self._lock:
+            self._entries.pop(merchant_id, None)
+
+    def invalidate_on_commit(self, session: Session, merchant_id: int) -> None:
+        """Drop the merchant's entry now and again when ``session`` commits (a concurrent
+        request may cache the old keys between the two)."""
+        self.invalidate(merchant_id)
+        event.listen(session, "after_commit", lambda _s: self.invalidate(merchant_id), once=True)
+
+
+#: The process's keyring cache (check-in's verifier).
+trusted_keyrings = KeyringCache()
 
 
 def code_salt_for_merchant(session: Session, merchant_id: int, now: datetime | None = None) -> str:
@@ -95,6 +160,7 @@ def rotate_key(session: Session, merchant_id: int, now: datetime) -> TicketSigni
         # Another rotation took this id at the same moment: ask the caller to retry.
         raise Conflict("tickets.key_rotation_busy") from exc
     repo.demote_active_keys(session, merchant_id, except_key_id=new_key.key_id)
+    trusted_keyrings.invalidate_on_commit(session, merchant_id)
     return new_key
 
 
@@ -112,6 +178,7 @@ def retire_key_record(session: Session, key: TicketSigningKey, now: datetime) ->
     if key.state is SigningKeyState.RETIRED:
         return
     repo.retire_signing_key(session, key, now)
+    trusted_keyrings.invalidate_on_commit(session, key.merchant_id)
 
 
 def _add_new_key(

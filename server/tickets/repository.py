@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -39,8 +39,8 @@ def get_ticket_for_visitor(session: Session, user_id: int, ticket_id: int) -> Ti
 
 
 def lock_ticket(session: Session, merchant_id: int, ticket_id: int) -> Ticket | None:
-    """The ticket, row-locked until the transaction ends (``FOR UPDATE``; SQLite's
-    ``BEGIN IMMEDIATE`` already holds the database's write lock)."""
+    """The ticket, row-locked until the transaction ends (``FOR UPDATE``; on SQLite a write
+    transaction's ``BEGIN IMMEDIATE`` already holds the database's write lock)."""
     return session.scalar(
         scoped_select(Ticket, merchant_id).where(Ticket.id == ticket_id).with_for_update()
     )
@@ -106,25 +106,30 @@ def find_tickets(
     return session.scalars(query.order_by(Ticket.id).limit(limit).offset(offset)).all()
 
 
+#: Built once: check-in runs it for every admission.
+_CLAIM_ENTRY = (
+    update(Ticket)
+    .where(
+        Ticket.id == bindparam("ticket_id"),
+        Ticket.status == TicketStatus.VALID,
+        (Ticket.entries_allowed == 0) | (Ticket.entries_used < Ticket.entries_allowed),
+    )
+    .values(entries_used=Ticket.entries_used + 1, last_entry_no=Ticket.last_entry_no + 1)
+    .returning(Ticket.entries_used, Ticket.last_entry_no)
+    .execution_options(synchronize_session=False)
+)
+
+
 def claim_entry(session: Session, ticket: Ticket) -> int | None:
     """Take the ticket's next entry, atomically: the entry number, or None when the ticket is
     revoked or has no entry left *in the database* (whatever the loaded object says).
 
     One conditional ``UPDATE ... RETURNING``: PostgreSQL row-locks the ticket and re-checks the
     condition against the committed row after a concurrent claim commits; SQLite's writers are
-    serialised by ``BEGIN IMMEDIATE``. So concurrent claims can never exceed the allowance.
+    serialised by the write transaction's ``BEGIN IMMEDIATE``. So concurrent claims can never
+    exceed the allowance.
     """
-    claimed = session.execute(
-        update(Ticket)
-        .where(
-            Ticket.id == ticket.id,
-            Ticket.status == TicketStatus.VALID,
-            (Ticket.entries_allowed == 0) | (Ticket.entries_used < Ticket.entries_allowed),
-        )
-        .values(entries_used=Ticket.entries_used + 1, last_entry_no=Ticket.last_entry_no + 1)
-        .returning(Ticket.entries_used, Ticket.last_entry_no)
-        .execution_options(synchronize_session=False)
-    ).first()
+    claimed = session.execute(_CLAIM_ENTRY, {"ticket_id": ticket.id}).first()
     if claimed is None:
         return None
     entries_used, last_entry_no = claimed

@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
+import socket
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+import uvicorn
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import func, select
 
 from protocol import reasons
 from protocol.codes import format_code
 from server.accounts.models import MerchantRole
+from server.checkin.models import CheckinRecord
 from server.clock import ManualClock
-from server.db import Database
+from server.db import WORKER_THREADS, Database
 from tests.server.helpers import AccountFactory, MerchantAccount, error_code
 from tests.server.tickets.orders import FakeTicketType, issue
 
@@ -186,3 +199,54 @@ def test_another_merchants_ticket_ids_are_not_found(
     )
     assert response.status_code == 404 and error_code(response) == "tickets.ticket_not_found"
     assert client.get(RECORDS, headers=other.owner.headers).json() == []
+
+
+@contextmanager
+def _uvicorn(app: FastAPI) -> Iterator[str]:
+    """``app`` served by a real uvicorn in a thread (its own event loop and worker threads)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_config=None, lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            if not thread.is_alive():
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.01)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join()
+        listener.close()
+
+
+def test_more_concurrent_check_ins_than_worker_threads_all_answer(
+    app: FastAPI, database: Database, accounts: AccountFactory, clock: ManualClock
+) -> None:
+    """Three times as many authenticated requests in flight as the server has worker threads,
+    half of them admissions (writes), half reads: every one is answered, none with an error.
+    (A request that held the write lock or a connection while waiting for a thread would stall
+    the server until the busy timeout turned the waiters into 500s.)"""
+    in_flight = 3 * WORKER_THREADS
+    shop = accounts.merchant()
+    checker = _checker(accounts, shop)
+    tickets = issue(database, shop.merchant_id, count=in_flight // 2, now=clock())
+
+    async def fire(base: str) -> list[httpx.Response]:
+        limits = httpx.Limits(max_connections=in_flight)
+        async with httpx.AsyncClient(base_url=base, headers=checker, limits=limits) as http:
+            scans = [http.post(SCAN, json={"credential": t.credential}) for t in tickets]
+            reads = [http.get("/api/auth/me") for _ in tickets]
+            return await asyncio.gather(*scans, *reads)
+
+    with _uvicorn(app) as base:
+        responses = asyncio.run(fire(base))
+
+    assert Counter(response.status_code for response in responses) == {200: in_flight}
+    admitted = [r.json()["ticket"]["id"] for r in responses if r.url.path == SCAN]
+    assert sorted(admitted) == sorted(t.id for t in tickets)
+    with database.read() as session:
+        logged = session.scalar(select(func.count()).select_from(CheckinRecord))
+    assert logged == len(tickets)
