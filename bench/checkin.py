@@ -1,19 +1,22 @@
 """Check-in API latency at a fixed arrival rate (goal: p99 <= 20 ms at 200 requests/s).
 
     .venv/bin/python bench/checkin.py [--rate 200] [--duration 10] [--code-share 0.2]
+                                      [--workers 1 2] [--limit-concurrency 200] [--no-postgres]
 
 The server runs as it does in production: ``uvicorn server.asgi:app`` in a subprocess on a free
-port (``--workers``, default 1), on a fresh database seeded with one merchant, one checker and a
-ticket for every request (so every request is a real admission that writes its log row and moves
-the ticket's counter). The load is open-loop: requests start on a fixed schedule whether or not
-earlier ones have answered, so a slow server shows up as queueing, and each latency is measured
-from the request's scheduled start (no coordinated omission). Most requests scan a signed
+port (once per ``--workers`` value, default 1 and 2), on a fresh database seeded with one
+merchant, one checker and a ticket for every request (so every request is a real admission
+that writes its log row and moves the ticket's counter). The load is open-loop: requests start
+on a fixed schedule whether or not earlier ones have answered, so a slow server shows up as
+queueing, and each latency is measured from the request's scheduled start (no coordinated
+omission). Most requests scan a signed
 credential (``POST /api/merchant/checkin/scan``: Ed25519 verification with the merchant's
 keyring); ``--code-share`` of them type a 12-digit code (``POST .../code``).
 
 Runs on a fresh SQLite file and, when reachable, on PostgreSQL (``ADMIT_TEST_DATABASE_URL`` or
 ``postgresql://postgres@127.0.0.1:5432/test``) in a private schema dropped afterwards. The load
-generator shares the machine's cores with the server, so the figures are an upper bound.
+generator shares the machine's cores with the server, so the figures are an upper bound. It
+ends with a table of every run.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from sqlalchemy import text
 from server.accounts import auth
 from server.accounts import repository as accounts_repo
 from server.accounts.models import MerchantRole, MerchantStatus
+from server.cli import DEFAULT_LIMIT_CONCURRENCY
 from server.db import Base, Database, make_engine, normalize_database_url
 from server.features import import_all_models
 from server.settings import Settings
@@ -48,10 +52,6 @@ from server.tickets import service as tickets_service
 
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 GOAL_P99_MS = 20.0
-#: Below the worker's 40 threads (anyio's default) and the PostgreSQL pool (10 + 20): a request
-#: that holds the SQLite write lock or a pooled connection between two of its thread hops must
-#: always find a free thread, or the worker stalls until waiters time out (see docs/checkin.md).
-DEFAULT_LIMIT_CONCURRENCY = 24
 WARMUP_REQUESTS = 100
 SECRET_KEY = "bench-checkin-secret"
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -303,32 +303,71 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[index]
 
 
-def bench_backend(name: str, url: str, args: argparse.Namespace, workdir: Path) -> None:
+@dataclass(frozen=True)
+class Row:
+    """One line of the closing table."""
+
+    backend: str
+    workers: int
+    sent: int
+    admitted: int
+    errors: int
+    p50: float
+    p90: float
+    p99: float
+    max: float
+
+    @property
+    def verdict(self) -> str:
+        return "meets" if self.p99 <= GOAL_P99_MS and not self.errors else "misses"
+
+
+def bench_backend(
+    name: str, url: str, args: argparse.Namespace, workers: int, workdir: Path
+) -> Row:
     measured = int(args.rate * args.duration)
     seeded = seed(url, WARMUP_REQUESTS + measured)
     planned = requests_for(seeded, WARMUP_REQUESTS + measured, args.code_share)
     with running_server(
-        url, workdir / f"server-{name}.log", args.workers, args.limit_concurrency
+        url, workdir / f"server-{name}-{workers}.log", workers, args.limit_concurrency
     ) as base:
         asyncio.run(run_load(base, seeded.token, planned[:WARMUP_REQUESTS], args.rate))
         result = asyncio.run(run_load(base, seeded.token, planned[WARMUP_REQUESTS:], args.rate))
-    lat = result.latencies_ms
+    lat = result.latencies_ms or [float("nan")]
+    row = Row(
+        name,
+        workers,
+        measured,
+        result.admitted,
+        result.errors,
+        percentile(lat, 0.50),
+        percentile(lat, 0.90),
+        percentile(lat, 0.99),
+        max(lat),
+    )
     print(
-        f"{name:<10} sent {measured} at {args.rate:.0f}/s over {result.elapsed_s:.1f} s: "
-        f"admitted {result.admitted}, refused {result.refused}, errors {result.errors}"
+        f"{name} with {workers} worker(s): admitted {result.admitted} of {measured} over "
+        f"{result.elapsed_s:.1f} s, refused {result.refused}, errors {result.errors}; "
+        f"p50 {row.p50:.1f} ms, p99 {row.p99:.1f} ms, mean {statistics.fmean(lat):.1f} ms"
     )
     if result.first_error:
-        print(f"{'':<10} first error: {result.first_error}")
-    if not lat:
-        print(f"{'':<10} no request was answered")
-        return
-    p99 = percentile(lat, 0.99)
-    verdict = "meets" if p99 <= GOAL_P99_MS else "misses"
+        print(f"  first error: {result.first_error}")
+    return row
+
+
+def print_table(rows: list[Row], rate: float) -> None:
+    print()
     print(
-        f"{'':<10} latency ms: p50 {percentile(lat, 0.50):.1f}  p90 {percentile(lat, 0.90):.1f}  "
-        f"p99 {p99:.1f}  max {max(lat):.1f}  mean {statistics.fmean(lat):.1f}  "
-        f"({verdict} the goal p99 <= {GOAL_P99_MS:.0f} ms)"
+        f"| database | workers | rate | admitted | errors | p50 ms | p90 ms | p99 ms | max ms | "
+        f"p99 <= {GOAL_P99_MS:.0f} ms |"
     )
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for row in rows:
+        print(
+            f"| {row.backend} | {row.workers} | {rate:.0f}/s | {row.admitted}/{row.sent} | "
+            f"{row.errors} | {row.p50:.1f} | {row.p90:.1f} | {row.p99:.1f} | {row.max:.1f} | "
+            f"{row.verdict} |"
+        )
 
 
 @contextmanager
@@ -362,12 +401,18 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=200.0, help="requests per second")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds of measured load")
     parser.add_argument("--code-share", type=float, default=0.2, help="share of typed codes")
-    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        nargs="+",
+        default=[1, 2],
+        help="uvicorn worker processes; one run per value (default: 1 2)",
+    )
     parser.add_argument(
         "--limit-concurrency",
         type=int,
         default=DEFAULT_LIMIT_CONCURRENCY,
-        help="uvicorn --limit-concurrency: requests in flight per worker, beyond it 503 (0: none)",
+        help="uvicorn --limit-concurrency per worker, as `admit server` sets it (0: none)",
     )
     parser.add_argument("--no-postgres", action="store_true")
     args = parser.parse_args()
@@ -375,20 +420,23 @@ def main() -> None:
     print(
         f"check-in API, open loop at {args.rate:.0f} requests/s for {args.duration:.0f} s "
         f"(+{WARMUP_REQUESTS} warm-up), {args.code_share:.0%} typed codes, the rest QR scans; "
-        f"uvicorn, {args.workers} worker(s), --limit-concurrency {args.limit_concurrency}; "
-        "latency from each request's scheduled start"
+        f"uvicorn --limit-concurrency {args.limit_concurrency}; latency from each request's "
+        "scheduled start. The load generator runs on the same cores as the server."
     )
+    postgres = os.environ.get("ADMIT_TEST_DATABASE_URL") or DEFAULT_POSTGRES
+    use_postgres = not args.no_postgres and postgres_reachable(postgres)
+    if not args.no_postgres and not use_postgres:
+        print(f"postgresql: not reachable at {postgres}; skipped")
+    rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="admit-bench-checkin-") as tmp:
         workdir = Path(tmp)
-        bench_backend("sqlite", f"sqlite:///{workdir / 'bench.sqlite3'}", args, workdir)
-        postgres = os.environ.get("ADMIT_TEST_DATABASE_URL") or DEFAULT_POSTGRES
-        if args.no_postgres:
-            return
-        if not postgres_reachable(postgres):
-            print(f"postgresql: not reachable at {postgres}; skipped")
-            return
-        with postgres_schema(postgres) as url:
-            bench_backend("postgresql", url, args, workdir)
+        for workers in args.workers:
+            sqlite_url = f"sqlite:///{workdir / f'bench-{workers}.sqlite3'}"
+            rows.append(bench_backend("sqlite", sqlite_url, args, workers, workdir))
+            if use_postgres:
+                with postgres_schema(postgres) as url:
+                    rows.append(bench_backend("postgresql", url, args, workers, workdir))
+    print_table(rows, args.rate)
 
 
 if __name__ == "__main__":

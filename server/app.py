@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -31,6 +32,9 @@ from server.i18n import language_from_accept_language
 from server.logs import request_id_var
 from server.settings import Settings, get_settings
 from server.sms import SmsSender, make_sms_sender
+
+#: Seconds a thread runs before it must offer the GIL to another (Python's default: 0.005).
+GIL_SWITCH_INTERVAL_S = 0.0005
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("server.access")
@@ -136,6 +140,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     features: list[Feature] = app.state.features
     # Sync endpoints and dependencies share this many threads; server.db sizes its pools above it.
     anyio.to_thread.current_default_thread_limiter().total_tokens = WORKER_THREADS
+    # A request hops between the event loop and worker threads several times; with Python's
+    # default 5 ms switch interval each hop can wait that long for the GIL.
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     await run_in_threadpool(prepare_schema, context.settings, context.database)
     tasks: list[asyncio.Task[None]] = []
     try:

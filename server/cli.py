@@ -9,6 +9,11 @@ import click
 
 from server.settings import Settings, get_settings
 
+#: Requests in flight per worker process; beyond it uvicorn answers 503 at once instead of
+#: queueing without bound. Requests wait for their database turn on the event loop (see
+#: server.db), so this bounds memory and queueing delay, not correctness.
+DEFAULT_LIMIT_CONCURRENCY = 200
+
 
 def _settings_with(database_url: str | None) -> Settings:
     settings = get_settings()
@@ -23,6 +28,13 @@ def _settings_with(database_url: str | None) -> Settings:
 @click.option("--reload", is_flag=True, help="Restart when the code changes (development).")
 @click.option("--workers", type=int, default=1, show_default=True, help="Worker processes.")
 @click.option(
+    "--limit-concurrency",
+    type=int,
+    default=DEFAULT_LIMIT_CONCURRENCY,
+    show_default=True,
+    help="Requests in flight per worker; beyond it 503 (0: no limit).",
+)
+@click.option(
     "--migrate/--no-migrate",
     default=None,
     help="Upgrade the database schema at start-up (default: ADMIT_DATABASE_SCHEMA, 'migrate').",
@@ -35,6 +47,7 @@ def server(
     port: int | None,
     reload: bool,
     workers: int,
+    limit_concurrency: int,
     migrate: bool | None,
     database_url: str | None,
 ) -> None:
@@ -70,6 +83,7 @@ def server(
         workers=None if reload else workers,
         log_config=None,
         proxy_headers=True,
+        limit_concurrency=limit_concurrency or None,
     )
 
 

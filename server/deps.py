@@ -41,5 +41,11 @@ AppSettings = Annotated[Settings, Depends(get_app_settings)]
 AppSmsSender = Annotated[SmsSender, Depends(get_sms_sender)]
 AppContext = Annotated[ServerContext, Depends(get_context)]
 ClientIp = Annotated[str, Depends(get_client_ip)]
+
+
+async def get_language(request: Request) -> str:
+    return request_language(request)
+
+
 #: The request's language: Accept-Language matched to zh-CN/en, else the server's default.
-Language = Annotated[str, Depends(request_language)]
+Language = Annotated[str, Depends(get_language)]

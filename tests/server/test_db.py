@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import Column, Integer, MetaData, Table, select, text
-from sqlalchemy.exc import StatementError
+from sqlalchemy import Column, Integer, MetaData, Table, func, select, text
+from sqlalchemy.exc import DBAPIError, StatementError
 
-from server.db import UTCDateTime, make_engine, normalize_database_url
+from server.db import Database, UTCDateTime, make_engine, normalize_database_url
 
 SHANGHAI = timezone(timedelta(hours=8))
 
@@ -56,3 +56,28 @@ def test_sqlite_connections_use_wal_and_foreign_keys(tmp_path: object) -> None:
             assert connection.execute(text("PRAGMA busy_timeout")).scalar_one() == 5000
     finally:
         engine.dispose()
+
+
+def test_read_transactions_refuse_writes_and_never_wait_for_the_writer(
+    empty_database_url: str,
+) -> None:
+    metadata = MetaData()
+    table = Table("counts", metadata, Column("id", Integer, primary_key=True))
+    database = Database.connect(empty_database_url)
+    try:
+        metadata.create_all(database.engine)
+        with database.sessions() as writer:
+            writer.execute(table.insert().values(id=1))  # holds SQLite's write lock
+            with database.read() as reader:  # would hit the busy timeout if it took the lock
+                assert reader.scalar(select(func.count()).select_from(table)) == 0
+            writer.commit()
+        with database.read() as reader:
+            assert reader.scalar(select(func.count()).select_from(table)) == 1
+            with pytest.raises(DBAPIError):
+                reader.execute(table.insert().values(id=2))
+        with database.sessions.begin() as writer:  # a write after a read on the same connection
+            writer.execute(table.insert().values(id=3))
+        with database.read() as reader:
+            assert reader.scalars(select(table.c.id).order_by(table.c.id)).all() == [1, 3]
+    finally:
+        database.dispose()

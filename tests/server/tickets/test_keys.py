@@ -79,3 +79,39 @@ def test_the_active_key_cannot_be_retired(
     with database.sessions.begin() as session, pytest.raises(Conflict) as raised:
         service.retire_key(session, shop.merchant_id, 1, clock())
     assert raised.value.code == "tickets.key_active"
+
+
+def test_the_keyring_cache_reuses_a_keyring_until_its_keys_change_or_it_ages(
+    database: Database, accounts: AccountFactory, clock: ManualClock
+) -> None:
+    shop = accounts.merchant()
+    ticks = [0.0]
+    cache = keys.KeyringCache(ttl=30.0, clock=lambda: ticks[0])
+    with database.sessions.begin() as session:
+        first = cache.get(session, shop.merchant_id, clock())
+        assert cache.get(session, shop.merchant_id, clock()) is first
+        assert sorted(first.keyring) == [keys.FIRST_KEY_ID]
+    ticks[0] = 31.0
+    with database.sessions.begin() as session:
+        aged = cache.get(session, shop.merchant_id, clock())
+    assert aged is not first
+    with database.sessions.begin() as session:
+        cache.invalidate_on_commit(session, shop.merchant_id)
+        rotated = keys.rotate_key(session, shop.merchant_id, clock())
+    with database.sessions.begin() as session:
+        fresh = cache.get(session, shop.merchant_id, clock())
+    assert fresh is not aged
+    assert sorted(fresh.keyring) == [keys.FIRST_KEY_ID, rotated.key_id]
+
+
+def test_rotating_a_key_drops_the_process_cache_of_that_merchant(
+    database: Database, accounts: AccountFactory, clock: ManualClock
+) -> None:
+    shop = accounts.merchant()
+    with database.sessions.begin() as session:
+        before = keys.trusted_keyrings.get(session, shop.merchant_id, clock())
+        rotated = keys.rotate_key(session, shop.merchant_id, clock())
+    with database.sessions.begin() as session:
+        after = keys.trusted_keyrings.get(session, shop.merchant_id, clock())
+    assert after is not before
+    assert rotated.key_id in after.keyring
