@@ -14,8 +14,9 @@ transactions"):
   read-then-write (check stock, then reserve it) waits its turn and never works on a stale
   snapshot. :attr:`Database.sessions` and the session of a ``POST``/``PUT``/``PATCH``/``DELETE``
   request are write sessions.
-- A read transaction (``BEGIN`` on SQLite, ``READ ONLY`` on PostgreSQL) takes no lock, runs
-  beside the writer, and refuses to write on both databases. :meth:`Database.read` and the
+- A read transaction (``BEGIN`` with ``PRAGMA query_only`` on SQLite) takes no lock, runs
+  beside the writer, and refuses to write on SQLite (on PostgreSQL it is an ordinary
+  transaction: readers never block writers there). :meth:`Database.read` and the
   session of a ``GET``/``HEAD``/``OPTIONS`` request are read sessions.
 
 No worker thread waits for something only a thread-less request can release. A request's
@@ -172,9 +173,11 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
 
 
 def read_only_engine(engine: Engine) -> Engine:
-    """The same engine and pool, whose transactions are read transactions."""
-    if engine.dialect.name == "postgresql":
-        return engine.execution_options(**{ACCESS_OPTION: READ}, postgresql_readonly=True)
+    """The same engine and pool, whose transactions are read transactions.
+
+    On SQLite that means no lock and ``query_only``. On PostgreSQL reads never block writers
+    anyway, so a read transaction is an ordinary one (a ``GET`` may still lock rows with
+    ``FOR UPDATE`` for a consistent multi-part answer, as the fleet's list snapshot does)."""
     return engine.execution_options(**{ACCESS_OPTION: READ})
 
 
