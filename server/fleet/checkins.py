@@ -1,10 +1,12 @@
-"""Gate admissions into the check-in log (seam 3), just behind ingestion.
+"""Gate scans into the check-in log (seam 3), just behind ingestion.
 
-Ingestion stores every scan and acknowledges it after its commit; an admission or annulment is
-stored with ``checkin_pending`` set. This stage then hands each such scan to
-``server.checkin.service.record_gate_scan`` (which always stores, is idempotent by scan id and
-flags conflicts) and clears the flag in the same transaction. The flag lives in the database,
-so a crash between the two stages loses nothing: the next pass picks the scan up. Keeping
+Ingestion stores every scan and acknowledges it after its commit, each with
+``checkin_pending`` set: admissions, rejections (logged as rejected with the gate's reason) and
+annulments alike, so every gate check-in attempt is one row of the append-only log. This stage
+then hands each such scan to ``server.checkin.service.record_gate_scan`` (which always stores,
+is idempotent by scan id and flags conflicts) and clears the flag in the same transaction. The
+flag lives in the database, so a crash between the two stages loses nothing: the next pass
+picks the scan up. Keeping
 check-in rules (several queries per admission) off the acknowledgement path is what lets
 ingestion keep up with bursts from many gates.
 """

@@ -4,9 +4,9 @@ The bridge collects messages for a few milliseconds, calls :func:`store_batch` i
 transaction, commits, and only then publishes the acks this returns: a kiosk deletes a scan
 from its outbox on the ack, so an ack must never precede the commit. Scans are inserted with
 "on conflict do nothing" on ``(gate_id, scan_id)``: a re-sent scan is stored once and
-acknowledged again. New admissions and annulments (``not_passed``) are stored with
-``checkin_pending`` set; :mod:`server.fleet.checkins` records them in the check-in log right
-after, off the acknowledgement path (rejections live in ``gate_scans`` only).
+acknowledged again. Every new scan (admission, rejection or annulment) is stored with
+``checkin_pending`` set; :mod:`server.fleet.checkins` records it in the check-in log right
+after, off the acknowledgement path, so every gate check-in attempt is one row of that log.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from protocol import reasons
 from protocol.messages import (
     MAX_SCAN_IDS_PER_ACK,
     CommandResult,
@@ -53,7 +52,7 @@ class BatchOutcome:
     acks: list[tuple[str, str, ScanAck]] = field(default_factory=list)
     events: list[LiveEvent] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    #: New admissions/annulments stored for :mod:`server.fleet.checkins` to record.
+    #: New scans stored for :mod:`server.fleet.checkins` to record.
     checkins_pending: int = 0
 
 
@@ -177,11 +176,11 @@ def _store_scans(
         fresh = [scan for scan in unique.values() if (gate.id, scan.scan_id) in new]
         outcome.counts[metrics.SCANS_STORED] += len(fresh)
         outcome.counts[metrics.SCANS_DUPLICATE] += received[key] - len(fresh)
-        for scan in fresh:
-            if scan.decision == reasons.ADMITTED or scan.annuls is not None:
-                outcome.checkins_pending += 1
-            if live:
-                outcome.events.append(LiveEvent("scan", gate.merchant_id, _scan_event(gate, scan)))
+        outcome.checkins_pending += len(fresh)
+        if live:
+            outcome.events.extend(
+                LiveEvent("scan", gate.merchant_id, _scan_event(gate, scan)) for scan in fresh
+            )
         watermark = _advance_watermark(session, gate, {scan.seq for scan in unique.values()})
         latest = max((scan.scanned_at for scan in fresh), default=None)
         progress.append(
@@ -240,7 +239,7 @@ def _scan_row(gate: Gate, scan: Scan, now: datetime) -> dict[str, Any]:
         "code_hash": scan.code_hash,
         "entry_no": scan.entry_no,
         "annuls": scan.annuls,
-        "checkin_pending": scan.decision == reasons.ADMITTED or scan.annuls is not None,
+        "checkin_pending": True,
     }
 
 

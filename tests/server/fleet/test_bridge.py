@@ -110,7 +110,11 @@ def test_scans_are_stored_once_and_acked_after_commit(
 
 
 def test_scan_rows_keep_original_time_offline_flag_and_rejections(
-    world: FleetWorld, bridge: FleetBridge, kiosks: list[FakeKiosk], mqtt_url: str
+    world: FleetWorld,
+    bridge: FleetBridge,
+    database: Database,
+    kiosks: list[FakeKiosk],
+    mqtt_url: str,
 ) -> None:
     kiosk = _kiosk(world, kiosks, mqtt_url, "north-1")
     offline_reject = kiosk.scan(decision="rejected", reason="already_used", offline=True)
@@ -123,6 +127,18 @@ def test_scan_rows_keep_original_time_offline_flag_and_rejections(
     assert rows[0]["offline"] is True
     assert rows[0]["reason"] == "already_used"
     assert rows[0]["scanned_at"].startswith("2025-06-01T09:59:59.7")
+
+    def logged() -> list[CheckinRecord]:
+        with database.sessions() as session:
+            found = select(CheckinRecord).where(CheckinRecord.scan_id == offline_reject.scan_id)
+            return list(session.scalars(found))
+
+    wait_until(lambda: len(logged()) == 1, "the rejection in the check-in log")
+    (record,) = logged()
+    assert record.result.value == "rejected"
+    assert record.reason == "already_used"
+    assert record.offline is True
+    assert record.conflict is False
 
 
 def test_status_and_last_will_reach_the_registry(
