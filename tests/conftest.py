@@ -12,6 +12,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# These machines are shared and noisy: property tests judge behaviour, never speed.
+settings.register_profile(
+    "admit", deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "admit"))
 
 from tests.support.brokers import AmqttBroker, MosquittoBroker, mosquitto_binary
 
