@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
+from tests.support.brokers import AmqttBroker, MosquittoBroker, mosquitto_binary
+
 # These machines are shared and noisy: property tests judge behaviour, never speed.
 settings.register_profile(
     "admit", deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "admit"))
-
-from tests.support.brokers import AmqttBroker, MosquittoBroker, mosquitto_binary
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
