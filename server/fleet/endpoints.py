@@ -158,7 +158,7 @@ def list_snapshot(
         raise NotFound("fleet.list_name_invalid") from None
     page: ListUpdate | None = snapshot_page(
         session,
-        site=kiosk.venue.slug,
+        site=kiosk.site,
         venue_id=kiosk.venue_id,
         name=name,
         chunk=chunk,
