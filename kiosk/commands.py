@@ -8,7 +8,11 @@ command is refused, and nothing of it applied, when it is:
 - expired (``expires_at`` has passed: an "open once" from an hour ago must not fire);
 - out of order: a mode change (lock, unlock, free passage, set mode) older (``ts``) than the
   last mode change applied, so a delayed "unlock" cannot undo a newer "lock";
-- not possible now (open once on a locked or busy gate), or given bad arguments.
+- not possible now (open once on a locked or busy gate), or given bad arguments;
+- an out-of-order keyring: a ``set_keys`` older (``ts``) than the last keyring applied.
+
+``set_keys`` replaces the trusted signing keys in one store transaction (a key rotated or
+retired on the server), so the gate verifies with either the old or the new keyring, never a mix.
 
 A command delivered twice (QoS 1 redelivery) is answered again with its first result and not
 carried out again. List updates (deltas and snapshot chunks) go to :mod:`kiosk.lists`; their
@@ -27,6 +31,7 @@ from kiosk import lists
 from kiosk.store import KioskStore
 from protocol import messages
 from protocol.messages import Command, CommandResult, ListUpdate, MessageError
+from protocol.signing import KeyFormatError, Keyring
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +45,8 @@ FAILED = "failed"
 MODE_COMMANDS = {"lock": "locked", "unlock": "normal", "free_passage": "free"}
 #: the settings key holding the ``ts`` of the last mode change applied (survives restarts)
 LAST_MODE_COMMAND_SETTING = "last_mode_command_ts"
+#: the settings key holding the ``ts`` of the last keyring (``set_keys``) applied
+LAST_KEYS_COMMAND_SETTING = "last_keys_command_ts"
 _REMEMBERED_RESULTS = 256
 
 
@@ -180,6 +187,8 @@ class CommandHandler:
                 raise CommandRefused(messages.BAD_FIELD, {"message": "args.direction: in or out"})
             self._control.open_once(str(direction), f"command:{command.command_id}")
             return {"direction": direction}
+        if command.name == "set_keys":
+            return self._set_keys(command)
         if command.name == "set_mode":
             mode = str(command.args["mode"])  # validated by Command
         else:
@@ -194,6 +203,23 @@ class CommandHandler:
         self._control.set_mode(mode)
         self._store.set_setting(LAST_MODE_COMMAND_SETTING, str(command.ts))
         return {"mode": mode, "previous": previous}
+
+    def _set_keys(self, command: Command) -> dict[str, object]:
+        last = int(self._store.get_setting(LAST_KEYS_COMMAND_SETTING) or 0)
+        if command.ts < last:
+            raise CommandRefused(OUT_OF_ORDER, {"ts": command.ts, "last_ts": last})
+        entries = command.args["keys"]  # shape validated by Command
+        try:
+            keyring = Keyring.from_dict(entries)  # type: ignore[arg-type]
+        except KeyFormatError as exc:
+            raise CommandRefused(messages.BAD_FIELD, {"message": str(exc)[:200]}) from None
+        self._store.set_trusted_keys(keyring)
+        self._store.set_setting(LAST_KEYS_COMMAND_SETTING, str(command.ts))
+        held = keyring.to_dict()
+        return {
+            "trusted": sorted(int(key_id) for key_id, key in held.items() if key is not None),
+            "retired": sorted(int(key_id) for key_id, key in held.items() if key is None),
+        }
 
     def _audit(self, args: dict[str, object]) -> dict[str, object]:
         name = args.get("list")

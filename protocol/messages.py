@@ -40,7 +40,18 @@ MODES = ("normal", "locked", "free", "maintenance")
 DIRECTIONS = ("in", "out")
 DECISIONS = ("admitted", "rejected")
 LIST_NAMES = ("allowlist", "revocations")
-COMMAND_NAMES = ("open_once", "lock", "unlock", "free_passage", "resync", "set_mode", "audit")
+COMMAND_NAMES = (
+    "open_once",
+    "lock",
+    "unlock",
+    "free_passage",
+    "resync",
+    "set_mode",
+    "audit",
+    "set_keys",
+)
+#: Most signing keys one ``set_keys`` command may name (key ids are 1..MAX_KEY_ID anyway).
+MAX_KEYS = 255
 
 _ID_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:"
 _CODE_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789_"
@@ -196,6 +207,19 @@ def _object(value: object, name: str) -> dict[str, object]:
     if not isinstance(value, dict):
         raise _bad(name, "must be an object")
     _json_value(value, name)
+    return value
+
+
+def _keyring_entries(value: object, name: str) -> dict[str, object]:
+    """A keyring's JSON form: decimal key id -> public key text, or null for a retired key.
+    Only the shape is checked here; the receiver parses the keys themselves."""
+    if not isinstance(value, dict) or len(value) > MAX_KEYS:
+        raise _bad(name, "must be an object of at most " + str(MAX_KEYS) + " keys")
+    for key_id, public_key in value.items():
+        if not isinstance(key_id, str) or not key_id.isdigit() or len(key_id) > 3:
+            raise _bad(name, "ids must be decimal key ids")
+        if public_key is not None:
+            _str(public_key, name + "." + key_id)
     return value
 
 
@@ -505,6 +529,8 @@ class Command(Message):
         self.args = _object(args, "args")
         if self.name == "set_mode":
             _choice(self.args.get("mode"), "args.mode", MODES)
+        if self.name == "set_keys":
+            _keyring_entries(self.args.get("keys"), "args.keys")
         self.expires_at = _opt_int(expires_at, "expires_at")
 
     def is_expired(self, now_ms: int) -> bool:

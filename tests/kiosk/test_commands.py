@@ -19,6 +19,7 @@ from kiosk.store import KioskStore
 from protocol import messages
 from protocol.allowlist import ListDigest
 from protocol.messages import Command, ListUpdate, MessageError
+from protocol.signing import SigningKey
 
 GATE = "north-1"
 NOW = 1_748_772_000_000
@@ -220,3 +221,42 @@ def test_an_unreadable_command_gets_no_result(handler: CommandHandler) -> None:
     with pytest.raises(MessageError) as caught:
         messages.decode(b"not json")
     assert handler.refuse_malformed(caught.value) is None
+
+
+def _public(key_id: int) -> str:
+    return SigningKey.generate(key_id).public_key_text()
+
+
+def test_set_keys_replaces_the_keyring_at_once(handler: CommandHandler, store: KioskStore) -> None:
+    store.set_trusted_keys({"1": _public(1)})
+    keys = {"1": None, "2": _public(2)}
+
+    result = handler.handle(command("set_keys", {"keys": keys}))
+
+    assert result.ok, result
+    assert result.detail == {"trusted": [2], "retired": [1]}
+    assert store.trusted_keys().to_dict() == keys
+
+
+def test_a_bad_keyring_is_refused_and_the_keys_stay(
+    handler: CommandHandler, store: KioskStore
+) -> None:
+    store.set_trusted_keys({"1": _public(1)})
+    before = store.trusted_keys().to_dict()
+
+    result = handler.handle(command("set_keys", {"keys": {"2": "not-a-key"}}))
+
+    assert (result.ok, result.error) == (False, messages.BAD_FIELD)
+    assert store.trusted_keys().to_dict() == before
+
+
+def test_an_older_keyring_cannot_replace_a_newer_one(
+    handler: CommandHandler, store: KioskStore
+) -> None:
+    newer = {"1": None, "2": _public(2)}
+    handler.handle(command("set_keys", {"keys": newer}, ts=NOW - 1000, command_id="k-new"))
+    late = handler.handle(
+        command("set_keys", {"keys": {"1": _public(1)}}, ts=NOW - 5000, command_id="k-old")
+    )
+    assert (late.ok, late.error) == (False, OUT_OF_ORDER)
+    assert store.trusted_keys().to_dict() == newer

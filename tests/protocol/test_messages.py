@@ -160,7 +160,9 @@ any_message = st.one_of(
     st.builds(
         messages.Command,
         command_id=idents,
-        name=st.sampled_from([name for name in messages.COMMAND_NAMES if name != "set_mode"]),
+        name=st.sampled_from(
+            [name for name in messages.COMMAND_NAMES if name not in {"set_mode", "set_keys"}]
+        ),
         args=json_objects,
         expires_at=opt_counts,
         ts=counts,
@@ -388,6 +390,25 @@ def test_set_mode_needs_a_known_mode_and_commands_expire() -> None:
     assert not command.is_expired(T + 9)
     assert command.is_expired(T + 10)
     assert not messages.Command(command_id="c", name="lock", args={}, ts=T).is_expired(2**52)
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [None, [], {"one": "AAAA"}, {"1": 5}, {"1": ""}, {"1234": "AAAA"}, {1: "AAAA"}],
+    ids=["missing", "list", "word-id", "number-key", "empty-key", "long-id", "int-id"],
+)
+def test_set_keys_needs_a_keyring_shaped_object(keys: object) -> None:
+    with pytest.raises(MessageError) as caught:
+        messages.Command(command_id="c", name="set_keys", args={"keys": keys}, ts=T)
+    assert caught.value.reason == messages.BAD_FIELD
+
+
+def test_set_keys_round_trips_trusted_and_retired_keys() -> None:
+    keys = {"1": None, "2": "MCowBQYDK2VwAyEA" + "A" * 44}
+    command = messages.Command(command_id="c", name="set_keys", args={"keys": keys}, ts=T)
+    decoded = messages.decode(messages.encode(command))
+    assert isinstance(decoded, messages.Command)
+    assert decoded.args == {"keys": keys}
 
 
 def test_command_result_error_iff_not_ok() -> None:
