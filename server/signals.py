@@ -1,7 +1,8 @@
 """In-process domain signals, delivered synchronously inside the sender's transaction.
 
-Feature packages stay decoupled: tickets announces what it issued or revoked, and the fleet
-(which versions and publishes gate lists) listens, without tickets importing fleet.
+Feature packages stay decoupled: tickets announces what it issued or revoked and whose signing
+keys changed, and the fleet (which versions and publishes gate lists and keyrings) listens,
+without tickets importing fleet.
 Receivers run in the sender's session, so their writes commit or roll back with it.
 """
 
@@ -45,3 +46,5 @@ class Signal(Generic[T]):
 
 tickets_issued: Signal[Any] = Signal("tickets_issued")
 tickets_revoked: Signal[Any] = Signal("tickets_revoked")
+#: Merchant ids whose trusted signing keys changed (a key rotated in or retired).
+keys_changed: Signal[int] = Signal("keys_changed")

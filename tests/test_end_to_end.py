@@ -27,7 +27,9 @@ from pathlib import Path
 import httpx
 import pytest
 from pydantic import SecretStr
+from sqlalchemy import select
 
+from kiosk.store import KioskStore
 from server.app import create_app
 from server.clock import utc_now
 from server.db import Database
@@ -37,8 +39,11 @@ from server.demo.kiosks import DemoKiosk, ScanResult, enroll_kiosk
 from server.demo.plan import Kind, PlannedScan
 from server.demo.seed import DemoSeed, DemoSeeder, SeededTicket, SeedSizes
 from server.fleet.bridge import FleetBridge, start_bridge
+from server.fleet.keyrings import gate_keyring
+from server.fleet.models import GateCommand
 from server.fleet.settings import FleetSettings
 from server.settings import Settings
+from server.tickets.models import Ticket
 from tests.server import conftest as server_fixtures
 
 # the server tests' database fixtures (SQLite, plus PostgreSQL when configured)
@@ -219,6 +224,66 @@ def test_a_kiosk_admits_refuses_revoked_and_delivers_everything_after_an_outage(
         assert [r.outcome.decision.offline for r in outage if r.outcome] == [False] * 3 + [True] * 2
         assert world.stored_rows() == len(stored) == 7
         assert world.checkins().admitted == 6
+    finally:
+        kiosk.stop()
+        bridge.stop()
+
+
+def test_a_rotated_key_reaches_the_gate_and_its_tickets_are_admitted(world: World) -> None:
+    """Rotate the merchant's key and retire the old one on the server: the gate gets the new
+    keyring as a ``set_keys`` command over MQTT, applies it and answers; a ticket re-signed with
+    the new key is admitted and the old key's credential refused."""
+    resigned, stale = world.seed.valid[0], world.seed.valid[1]
+    config = enroll_kiosk(
+        world.server.base_url,
+        world.seed.gates[0].token,
+        world.kiosk_dir,
+        language="en",
+        mqtt_root=world.fleet_settings.mqtt_root,
+        resend_after=1.0,
+    )
+    bridge = world.start_bridge()
+    kiosk = DemoKiosk(config)
+    kiosk.start()
+    try:
+        assert kiosk.wait_connected(WAIT)
+        keys_url = f"{world.server.base_url}/api/merchant/tickets/signing-keys"
+        rotated = httpx.post(f"{keys_url}/rotate", headers=world.owner_headers)
+        assert rotated.status_code == 201, rotated.text
+        new_id = rotated.json()["key_id"]
+        retired = httpx.post(f"{keys_url}/{new_id - 1}/retire", headers=world.owner_headers)
+        assert retired.status_code == 200, retired.text
+
+        def gate_keys() -> dict[str, str | None]:
+            with KioskStore(config.store_path) as store:
+                return store.trusted_keys().to_dict()
+
+        with world.database.sessions() as session:
+            expected = gate_keyring(session, world.seed.merchant_id)
+            new_credential = session.get_one(Ticket, resigned.ticket_id).credential
+        assert expected[str(new_id - 1)] is None and expected[str(new_id)] is not None
+        wait_for(lambda: gate_keys() == expected, "the new keyring to reach the gate")
+
+        def answers() -> list[tuple[bool | None, dict[str, object] | None]]:
+            """The gate's results of the two keyrings sent (rotation, then retirement)."""
+            with world.database.sessions() as session:
+                found = select(GateCommand).where(GateCommand.name == "set_keys")
+                return [(c.ok, c.detail) for c in session.scalars(found.order_by(GateCommand.id))]
+
+        wait_for(
+            lambda: len(answers()) == 2 and all(ok is not None for ok, _ in answers()),
+            "the gate's answers to both keyrings",
+        )
+        assert answers() == [
+            (True, {"trusted": [new_id - 1, new_id], "retired": []}),
+            (True, {"trusted": [new_id], "retired": [new_id - 1]}),
+        ]
+
+        assert new_credential != resigned.credential
+        admitted = kiosk.present(PlannedScan(Kind.VALID, new_credential))
+        assert admitted.reason == "admitted"
+        refused = scan(kiosk, stale, Kind.VALID)
+        assert refused.reason not in {None, "admitted"}
     finally:
         kiosk.stop()
         bridge.stop()

@@ -9,11 +9,14 @@ Threads (one bridge per server instance):
   the ScanAcks and MQTT-acknowledges the batch's messages (``manual_ack``): a server that dies
   mid-batch gets those messages again from the broker, and a kiosk only ever hears "stored"
   for committed scans;
-- the check-in stage records stored admissions in the check-in log (:mod:`server.fleet.checkins`),
+- the check-in stage records stored scans in the check-in log (:mod:`server.fleet.checkins`),
   off the acknowledgement path, and gives way while messages are waiting for ingestion;
 - the list publisher waits for committed list changes (or a periodic sweep, for changes made by
   other processes) and publishes ``list_update`` deltas and the retained ``list_announce``,
   then sends gates whose status shows missed updates what they miss (:mod:`server.fleet.catchup`).
+
+While running, the bridge also listens to :data:`server.signals.keys_changed` in this process and
+sends each gate of the merchant its new keyring (:mod:`server.fleet.keyrings`).
 
 Scans arrive through the shared subscription ``$share/<group>/<root>/v1/+/gates/+/scans`` with
 MQTT 5, so several server instances split them; with ``mqtt_protocol = "3.1.1"`` (amqtt has no
@@ -44,12 +47,14 @@ from paho.mqtt.reasoncodes import ReasonCode
 from protocol import topics as topic_names
 from protocol.messages import MessageError, decode, encode, matches_topic
 from protocol.topics import Topics, fleet_subscription, parse_topic, shared_subscription
+from server import signals
 from server.db import Database
 from server.fleet import lists, metrics
 from server.fleet import repository as repo
 from server.fleet.catchup import GateCatchup
 from server.fleet.checkins import record_pending_checkins
 from server.fleet.ingest import Inbound, store_batch
+from server.fleet.keyrings import keyring_sender
 from server.fleet.live import LiveFeed
 from server.fleet.metrics import BridgeMetrics
 from server.fleet.models import ListName, SiteList
@@ -117,6 +122,8 @@ class FleetBridge:
             self.metrics,
             wake=lists.list_changes.notify,
         )
+        #: Sends a merchant's new keyring to its gates when its signing keys change.
+        self._keys_receiver = keyring_sender(self, fleet_settings, clock)
 
     # --- connection ------------------------------------------------------------------------------
 
@@ -162,6 +169,7 @@ class FleetBridge:
             properties=properties,
         )
         self.client.loop_start()
+        signals.keys_changed.connect(self._keys_receiver)
         loops = (
             (self._ingest_loop, "fleet-ingest"),
             (self._checkin_loop, "fleet-checkins"),
@@ -177,6 +185,7 @@ class FleetBridge:
 
     def stop(self) -> None:
         """Finish the batch in hand, stop the threads, disconnect."""
+        signals.keys_changed.disconnect(self._keys_receiver)
         self._stopping.set()
         lists.list_changes.notify()
         self._checkins_waiting.set()

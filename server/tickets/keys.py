@@ -10,6 +10,8 @@ Verifiers (check-in) take loaded keyrings from :data:`trusted_keyrings`, a per-p
 rotating or retiring a key drops the merchant's entry when the change commits, an entry is
 reloaded after :data:`KEYRING_TTL_SECONDS` (other server processes' changes), and check-in
 reloads it at once for a credential the cached keys refuse (a key rotated in elsewhere).
+Both changes are announced with :data:`server.signals.keys_changed` (the fleet sends the new
+keyring to the merchant's gates).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from protocol.credential import MAX_KEY_ID
 from protocol.signing import Keyring, SigningKey
 from server.clock import utc_now
 from server.errors import Conflict, NotFound
+from server.signals import keys_changed
 from server.tickets import repository as repo
 from server.tickets.models import SigningKeyState, TicketCodeSalt, TicketSigningKey
 
@@ -161,6 +164,7 @@ def rotate_key(session: Session, merchant_id: int, now: datetime) -> TicketSigni
         raise Conflict("tickets.key_rotation_busy") from exc
     repo.demote_active_keys(session, merchant_id, except_key_id=new_key.key_id)
     trusted_keyrings.invalidate_on_commit(session, merchant_id)
+    keys_changed.send(session, [merchant_id])
     return new_key
 
 
@@ -179,6 +183,7 @@ def retire_key_record(session: Session, key: TicketSigningKey, now: datetime) ->
         return
     repo.retire_signing_key(session, key, now)
     trusted_keyrings.invalidate_on_commit(session, key.merchant_id)
+    keys_changed.send(session, [key.merchant_id])
 
 
 def _add_new_key(
