@@ -5,6 +5,7 @@ correlation id and an expiry (an "open once" from a minute ago must not fire). T
 exactly once on its results topic; :func:`apply_result` stores the answer. A ``resync`` also sends
 the site's lists as snapshots on the gate's own lists topic; an ``audit`` result is compared with
 the site list's version, digest and count and the comparison stored beside the kiosk's figures.
+A ``set_keys`` always carries the merchant's current keyring, whatever arguments were given.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from protocol.topics import Topics
 from server.errors import Conflict, Invalid
 from server.fleet import repository as repo
 from server.fleet.hooks import after_commit
+from server.fleet.keyrings import SET_KEYS, gate_keyring
 from server.fleet.lists import snapshot_messages
 from server.fleet.models import EnrollmentState, Gate, GateCommand, ListName
 from server.fleet.publishing import Publisher
@@ -47,6 +49,9 @@ def send_command(
     if gate.enrollment is not EnrollmentState.ENROLLED:
         raise Conflict("fleet.gate_not_enrolled")
     expires_at = now + fleet_settings.command_ttl
+    if name == SET_KEYS:
+        # Keys come from the merchant's key store only: an operator's set_keys re-sends it.
+        args = {"keys": gate_keyring(session, merchant_id)}
     try:
         message = Command(
             command_id="cmd-" + secrets.token_hex(12),

@@ -23,6 +23,7 @@ from protocol.messages import ListAnnounce, ListUpdate, ScanAck
 from server.checkin.models import CheckinRecord
 from server.db import Database
 from server.fleet.bridge import FleetBridge
+from server.fleet.keyrings import gate_keyring
 from server.fleet.models import GateScan
 from server.fleet.settings import FleetSettings
 from server.signals import tickets_issued, tickets_revoked
@@ -215,6 +216,32 @@ def test_commands_round_trip_with_results(
     received = kiosk.messages_of("commands")
     assert [c.command_id for c in received] == [command_id]
     assert received[0].expires_at is not None
+
+
+def test_an_operators_set_keys_sends_the_merchants_keyring_not_its_own(
+    world: FleetWorld,
+    bridge: FleetBridge,
+    database: Database,
+    kiosks: list[FakeKiosk],
+    mqtt_url: str,
+) -> None:
+    kiosk = _kiosk(world, kiosks, mqtt_url, "north-1")
+    gate_id = world.client.get("/api/v1/fleet/gates", headers=world.headers).json()[0]["id"]
+    planted = {"9": "MCowBQYDK2VwAyEA" + "A" * 44}
+
+    sent = world.client.post(
+        f"/api/v1/fleet/gates/{gate_id}/commands",
+        json={"name": "set_keys", "args": {"keys": planted}},
+        headers=world.headers,
+    )
+
+    assert sent.status_code == 202, sent.text
+    wait_until(lambda: len(kiosk.messages_of("commands")) == 1, "the set_keys command")
+    with database.sessions() as session:
+        expected = gate_keyring(session, world.shop.merchant.merchant_id)
+    (received,) = kiosk.messages_of("commands")
+    assert received.args == {"keys": expected}
+    assert expected and "9" not in expected
 
 
 def test_bad_command_arguments_are_refused(world: FleetWorld, bridge: FleetBridge) -> None:
