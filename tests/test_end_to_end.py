@@ -12,6 +12,9 @@ pins), enrolled over HTTP with a one-time token.
 3. with the server's bridge stopped the gate keeps scanning (first with its broker link up, then
    as a kiosk with no network at all); after the bridge restarts every scan arrives once, with
    its original time and offline flag.
+
+A second test rotates and retires the merchant's signing key on the server: the new keyring
+reaches the kiosk as a ``set_keys`` command, and a ticket re-signed with the new key is admitted.
 """
 
 from __future__ import annotations
