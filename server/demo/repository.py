@@ -41,6 +41,16 @@ def stored_scans(session: Session, gate_ids: Collection[int]) -> list[StoredScan
     return [StoredScan(*row) for row in rows]
 
 
+def checkins_pending(session: Session, gate_ids: Collection[int]) -> int:
+    """Stored gate scans the fleet's check-in stage has not written to the check-in log yet."""
+    count = session.scalar(
+        select(func.count())
+        .select_from(GateScan)
+        .where(GateScan.gate_id.in_(list(gate_ids)), GateScan.checkin_pending.is_(True))
+    )
+    return int(count or 0)
+
+
 def gate_states(session: Session, gate_ids: Collection[int]) -> dict[int, str]:
     """Gate id -> state from its last status message (``unknown`` until one arrived)."""
     rows = session.execute(select(Gate.id, Gate.state).where(Gate.id.in_(list(gate_ids))))
@@ -49,8 +59,8 @@ def gate_states(session: Session, gate_ids: Collection[int]) -> dict[int, str]:
 
 @dataclass(frozen=True)
 class GateCheckins:
-    """Check-in log rows written for gate admissions (the bridge hands only admissions to
-    check-in; refusals are kept as gate scans)."""
+    """Check-in log rows written for gate admissions (refusals are logged too, as rejected
+    rows; the summary counts them from the gate scans)."""
 
     admitted: int
     conflicts: int

@@ -269,8 +269,14 @@ class Demo:
         return self._summary({kiosk.gate: kiosk.outbox_depth() for kiosk in self.kiosks})
 
     def _delivered(self) -> bool:
+        """Every kiosk outbox empty, every scan stored, and the check-in log caught up."""
         if any(kiosk.outbox_depth() for kiosk in self.kiosks):
             return False
+        assert self.database is not None and self.seed is not None
+        with self.database.sessions() as session:
+            gate_ids = [gate.gate_id for gate in self.seed.gates]
+            if repository.checkins_pending(session, gate_ids):
+                return False
         summary = self._summary({})
         return not summary.lost
 
