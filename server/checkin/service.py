@@ -92,6 +92,16 @@ class Outcome:
 # --- the core: one attempt, one row ------------------------------------------------------------
 
 
+#: The log keeps at most this much of what was presented when no ticket matched.
+PRESENTED_LIMIT = 64
+
+
+def loggable(text: str) -> str:
+    """What was presented, safe for any database: control characters (PostgreSQL refuses NUL
+    in text) become U+FFFD, and the excerpt is cut to ``PRESENTED_LIMIT`` characters."""
+    return "".join(ch if ch.isprintable() else "\ufffd" for ch in text[:PRESENTED_LIMIT])
+
+
 def check_in(
     session: Session, merchant_id: int, ticket: Ticket, actor: Actor, attempt: Attempt
 ) -> CheckinRecord:
@@ -198,7 +208,7 @@ def _record(
         gate_id=actor.gate_id,
         device_id=actor.device_id[:64],
         scan_id=attempt.scan_id,
-        presented=attempt.presented[:64],
+        presented=loggable(attempt.presented),
         direction=attempt.direction,
         result=result,
         reason=reason or refusal or reasons.ADMITTED,
@@ -279,7 +289,7 @@ def record_gate_scan(
         received_at=now or utc_now(),
         offline=offline,
         scan_id=scan_id,
-        presented="" if ticket is not None else (code or str(ticket_id or ""))[:64],
+        presented="" if ticket is not None else loggable(code or str(ticket_id or "")),
     )
     if gate_decision != CheckinResult.ADMITTED.value:
         return _gate_rejection(session, merchant_id, actor, attempt, ticket, gate_reason, annuls)
@@ -448,7 +458,7 @@ def check_code(
     attempt = replace(attempt, method=CheckinMethod.CODE)
     found = find_by_code(session, merchant_id, code_text)
     if isinstance(found, str):
-        presented = replace(attempt, presented=code_text.strip()[:64])
+        presented = replace(attempt, presented=code_text.strip())
         return Outcome(log_unmatched(session, merchant_id, actor, presented, found), None)
     return Outcome(check_in(session, merchant_id, found, actor, attempt), found)
 

@@ -314,6 +314,19 @@ def test_not_passed_gives_the_entry_back_once(
     assert _redeem(database, shop.merchant_id, ticket.id, clock()).reason == reasons.ALREADY_USED
 
 
+def test_control_characters_in_typed_text_are_logged_safely(
+    database: Database, accounts: AccountFactory, clock: ManualClock
+) -> None:
+    """PostgreSQL refuses NUL in text: the refusal is still logged, with the character replaced."""
+    merchant_id = _shop_id(accounts)
+    with database.sessions.begin() as session:
+        outcome = service.check_code(
+            session, merchant_id, CHECKER, "12\x0034\x07" + "9" * 100, _attempt(clock())
+        )
+    assert outcome.record.reason == reasons.MALFORMED
+    assert outcome.record.presented == "12\ufffd34\ufffd" + "9" * 58
+
+
 @settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
