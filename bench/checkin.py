@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import platform
 import socket
 import statistics
 import subprocess
@@ -33,12 +32,13 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import httpx
+from machine_info import describe_machine
 from sqlalchemy import text
 
 from server.accounts import auth
@@ -55,24 +55,6 @@ GOAL_P99_MS = 20.0
 WARMUP_REQUESTS = 100
 SECRET_KEY = "bench-checkin-secret"
 REPO_ROOT = Path(__file__).resolve().parent.parent
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    memory = ""
-    with suppress(ValueError, OSError):
-        memory = f", {os.sysconf('SC_PHYS_PAGES') * os.sysconf('SC_PAGE_SIZE') / 2**30:.0f} GiB RAM"
-    return (
-        f"{platform.system()} {platform.release()}, {cpu}, {os.cpu_count()} cores{memory}, "
-        f"Python {platform.python_version()}"
-    )
 
 
 # --- seeding -----------------------------------------------------------------------------------
@@ -416,7 +398,7 @@ def main() -> None:
     )
     parser.add_argument("--no-postgres", action="store_true")
     args = parser.parse_args()
-    print(f"machine: {machine()}; load average before: {os.getloadavg()[0]:.2f}")
+    print(f"machine: {describe_machine()}; load average before: {os.getloadavg()[0]:.2f}")
     print(
         f"check-in API, open loop at {args.rate:.0f} requests/s for {args.duration:.0f} s "
         f"(+{WARMUP_REQUESTS} warm-up), {args.code_share:.0%} typed codes, the rest QR scans; "

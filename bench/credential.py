@@ -16,6 +16,8 @@ import segno
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from machine_info import cpu_model
+
 from protocol import signing
 from protocol.credential import TicketClaims, parse, signed_message
 from protocol.reasons import Rejection
@@ -26,16 +28,6 @@ DAY0 = 1767225600  # 2026-01-01T00:00Z
 REALISTIC = TicketClaims(12_345_678, 4_321, 2, DAY0, DAY0 + 86_400, 1, key_id=1)
 #: pretix's signed tickets are 116-140 characters in QR byte mode; 120 is a typical one.
 PRETIX_LIKE = "x" * 120
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def rate(operation: Callable[[], object], seconds: float) -> float:

@@ -29,6 +29,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from machine_info import cpu_model
+
 from hardware.decoders import DecodedCode, Image, build_auto_cascade
 from hardware.decoders.zbar import ZbarDecoder
 from hardware.frames.scene import REALISTIC, render_scene
@@ -122,16 +124,6 @@ def run_set(frames: Iterator[tuple[str, Image, str]]) -> dict[str, Tally]:
 
 def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else float("nan")
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def version(package: str) -> str:

@@ -27,7 +27,6 @@ import argparse
 import json
 import multiprocessing
 import os
-import platform
 import queue
 import shutil
 import socket
@@ -53,6 +52,8 @@ from paho.mqtt.properties import Properties
 from sqlalchemy import func, select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from machine_info import describe_machine
 
 from protocol import topics as topic_names
 from protocol.messages import Scan, encode
@@ -546,14 +547,6 @@ def drop_schema(url: str) -> None:
     engine.dispose()
 
 
-def describe_machine() -> str:
-    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
-    return (
-        f"machine: {platform.platform()}, {os.cpu_count()} CPUs, Python "
-        f"{platform.python_version()}, load average {load} (shared with everything else running)"
-    )
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--gates", type=int, default=50)
@@ -566,7 +559,7 @@ def main() -> None:
     import_all_models()
     context = multiprocessing.get_context("spawn")
     total = args.gates * args.scans
-    print(describe_machine())
+    print(f"machine: {describe_machine()} (shared with everything else running)")
     with tempfile.TemporaryDirectory() as workdir:
         broker = PrivateMosquitto(Path(workdir))
         try:

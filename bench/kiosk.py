@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import random
-import sqlite3
 import statistics
 import sys
 import tempfile
@@ -30,6 +28,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from machine_info import describe_machine
 
 from hardware.gate.config import GateConfig
 from hardware.gate.gate import Gate, PassageOutcome
@@ -49,21 +49,6 @@ GATE = "north-1"
 SALT = "bench-salt"
 NOW_MS = 1_748_772_000_000
 CHUNK = 20_000
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return (
-        f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, "
-        f"Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}"
-    )
 
 
 def percentiles(samples_ns: list[int]) -> str:
@@ -279,7 +264,7 @@ def main() -> None:
     parser.add_argument("--entries", type=int, default=1_000_000)
     parser.add_argument("--dir", type=Path, help="where the bench stores live (default: temp)")
     args = parser.parse_args()
-    print(f"machine: {machine()}")
+    print(f"machine: {describe_machine()}")
     with tempfile.TemporaryDirectory(dir=args.dir) as directory:
         print(f"store directory: {directory}\n")
         bench_scans(Path(directory), args.scans)

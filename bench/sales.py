@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import tempfile
 import threading
 import time
@@ -22,8 +21,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
+from machine_info import describe_machine
 from sqlalchemy import text
 
 from server.accounts import repository as accounts_repo
@@ -38,27 +37,6 @@ from server.sales.settings import SalesSettings
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 CONFIG = SalesSettings()
 GOAL_ORDERS_PER_SECOND = 100
-
-
-def machine() -> str:
-    memory = ""
-    try:
-        pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-        memory = f", {pages / 2**30:.0f} GiB RAM"
-    except (ValueError, OSError):
-        pass
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return (
-        f"{platform.system()} {platform.release()}, {cpu}, {os.cpu_count()} cores{memory}, "
-        f"Python {platform.python_version()}"
-    )
 
 
 @dataclass(frozen=True)
@@ -248,7 +226,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=8)
     args = parser.parse_args()
     import_all_models()
-    print(f"machine: {machine()}")
+    print(f"machine: {describe_machine()}")
     print("method: threads with their own sessions through the sales service layer (no HTTP)")
     with sqlite_database() as database:
         run("sqlite", database, args)
