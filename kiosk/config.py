@@ -418,10 +418,10 @@ def _language_problem(value: str) -> str | None:
 def _mqtt_url_problem(value: str) -> str | None:
     try:
         parts = urlsplit(value)
-        parts.port  # noqa: B018 - raises ValueError on a bad port
+        port = parts.port  # reading it raises ValueError on a bad port
     except ValueError:
         return f"is not a valid URL: {value!r}"
-    if parts.scheme not in MQTT_SCHEMES or not parts.hostname:
+    if parts.scheme not in MQTT_SCHEMES or not parts.hostname or port == 0:
         return f"must look like mqtt://host:1883 or mqtts://host:8883, not {value!r}"
     return None
 
