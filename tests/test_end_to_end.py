@@ -124,6 +124,7 @@ def world(database_url: str, mqtt_url: str, tmp_path: Path) -> Iterator[World]:
         rng=random.Random(7),
         admin_password="admin-password-1",
         owner_password=OWNER_PASSWORD,
+        venue_slug=f"e2e-{suffix}",  # unique client ids on a shared broker
     )
     sizes = SeedSizes(
         tickets=12, checked_in_at_counter=0, refunded_before=0, refunded_live=0, vip_tickets=0

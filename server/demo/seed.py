@@ -118,8 +118,12 @@ class DemoSeeder:
         admin_password: str,
         owner_password: str,
         progress: Progress = _quiet,
+        venue_slug: str = VENUE_SLUG,
     ) -> None:
+        """``venue_slug`` is the MQTT site id, and with it the kiosks' client ids: runs that
+        share one broker need different slugs, or their kiosks take each other's sessions."""
         self.database = database
+        self.venue_slug = venue_slug
         self.settings = settings
         self.fleet_settings = fleet_settings
         self.now = now
@@ -192,7 +196,7 @@ class DemoSeeder:
             merchant_id=merchant_id,
             owner_user_id=owner_id,
             venue_id=0,
-            venue_slug=VENUE_SLUG,
+            venue_slug=self.venue_slug,
             event_id=0,
             general_zone_id=0,
             trusted_keys={},
@@ -207,7 +211,7 @@ class DemoSeeder:
             venue = catalog.create_venue(
                 session,
                 merchant_id,
-                VenueCreate(slug=VENUE_SLUG, name="Demo Park", address="1 Demo Road"),
+                VenueCreate(slug=self.venue_slug, name="Demo Park", address="1 Demo Road"),
                 now,
             )
             general = catalog.create_zone(
