@@ -74,5 +74,6 @@ class PaymentNotification(Base):
     outcome: Mapped[NotificationOutcome] = mapped_column(
         _enum_column(NotificationOutcome, "notification_outcome")
     )
-    sent_at: Mapped[datetime]
+    #: The signed timestamp; pruning goes by it (see ``providers.nonce_prune_cutoff``).
+    sent_at: Mapped[datetime] = mapped_column(index=True)
     received_at: Mapped[datetime]

@@ -28,6 +28,12 @@ SANDBOX = "sandbox"
 
 #: Notifications older or newer than this are refused (their nonce may have been forgotten).
 REPLAY_WINDOW = timedelta(minutes=5)
+#: Room for clocks of server instances to differ: the one pruning nonces may run ahead of the
+#: one checking a notification's timestamp.
+CLOCK_MARGIN = timedelta(minutes=5)
+#: How long a notification's nonce is kept after the time it was signed: past
+#: ``REPLAY_WINDOW`` the timestamp check alone refuses a replay; ``CLOCK_MARGIN`` is to spare.
+NONCE_RETENTION = REPLAY_WINDOW + CLOCK_MARGIN
 
 TIMESTAMP_HEADER = "x-sandbox-timestamp"
 NONCE_HEADER = "x-sandbox-nonce"
@@ -169,6 +175,12 @@ class SandboxProvider:
 
     def refund(self, reference: str, provider_txn_id: str | None, amount_fen: int) -> str:
         return f"sandbox-refund-{secrets.token_hex(8)}"
+
+
+def nonce_prune_cutoff(now: datetime) -> datetime:
+    """Nonces of notifications signed before this moment may be forgotten at ``now``: any
+    replay of them, now or later, is outside ``REPLAY_WINDOW`` and refused by its timestamp."""
+    return now - NONCE_RETENTION
 
 
 def _parse_sandbox_body(body: bytes, nonce: str, sent_at: datetime) -> PaymentNotice:

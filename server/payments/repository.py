@@ -3,13 +3,19 @@ settled once however many notifications race."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from server.payments.models import Payment, PaymentNotification, PaymentStatus
+from server.payments.models import (
+    NotificationOutcome,
+    Payment,
+    PaymentNotification,
+    PaymentStatus,
+)
 from server.tenancy import get_owned
 
 
@@ -74,3 +80,31 @@ def add_refunded(session: Session, payment_id: int, amount_fen: int) -> bool:
         .execution_options(synchronize_session=False)
     )
     return getattr(result, "rowcount", 0) == 1
+
+
+def delete_notifications(
+    session: Session,
+    *,
+    sent_before: datetime,
+    outcomes: Collection[NotificationOutcome],
+    limit: int,
+) -> int:
+    """Delete up to ``limit`` notifications with these outcomes signed before ``sent_before``
+    (oldest first); how many went."""
+    oldest = (
+        select(PaymentNotification.id)
+        .where(
+            PaymentNotification.sent_at < sent_before,
+            PaymentNotification.outcome.in_(list(outcomes)),
+        )
+        .order_by(PaymentNotification.sent_at, PaymentNotification.id)
+        .limit(limit)
+    )
+    # A derived table: PostgreSQL and SQLite both take LIMIT inside it.
+    ids = select(oldest.subquery().c.id)
+    result = session.execute(
+        delete(PaymentNotification)
+        .where(PaymentNotification.id.in_(ids))
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -20,9 +20,20 @@ from server.payments.models import (
     PaymentNotification,
     PaymentStatus,
 )
-from server.payments.providers import CASH, PaymentProvider
+from server.payments.providers import CASH, PaymentProvider, nonce_prune_cutoff
 
 log = logging.getLogger(__name__)
+
+#: Notifications deleted per statement by the nonce sweep (short transactions).
+NONCE_PRUNE_BATCH = 1000
+#: Notifications whose row is only a nonce: the payment itself records what they did.
+_NONCE_ONLY = (
+    NotificationOutcome.ACCEPTED,
+    NotificationOutcome.DUPLICATE,
+    NotificationOutcome.FAILED,
+)
+#: Refused notifications, kept longer as a record for whoever investigates them.
+_AUDITED = (NotificationOutcome.AMOUNT_MISMATCH, NotificationOutcome.UNKNOWN_PAYMENT)
 
 
 @dataclass(frozen=True)
@@ -188,3 +199,34 @@ def refund(
     session.refresh(payment)
     provider = provider_named(providers, payment.provider)
     return provider.refund(payment.reference, payment.provider_txn_id, amount_fen)
+
+
+def prune_notifications(
+    session: Session,
+    now: datetime,
+    *,
+    audit_retention: timedelta,
+    limit: int = NONCE_PRUNE_BATCH,
+) -> int:
+    """Forget up to ``limit`` stored notifications whose nonces can no longer be replayed;
+    how many went.
+
+    A nonce is kept until its notification's signed timestamp is past
+    :func:`~server.payments.providers.nonce_prune_cutoff`; from then on a replay is refused by
+    the timestamp check before the nonce is looked up, so forgetting it weakens nothing.
+    Refused notifications (amount mismatch, unknown payment) stay for ``audit_retention`` too,
+    and never less than the nonce retention. Safe on several instances at once (each row is
+    deleted once; a second sweep finds nothing).
+    """
+    cutoff = nonce_prune_cutoff(now)
+    pruned = repo.delete_notifications(
+        session, sent_before=cutoff, outcomes=_NONCE_ONLY, limit=limit
+    )
+    if pruned < limit:
+        pruned += repo.delete_notifications(
+            session,
+            sent_before=min(cutoff, now - audit_retention),
+            outcomes=_AUDITED,
+            limit=limit - pruned,
+        )
+    return pruned
