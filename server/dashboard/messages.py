@@ -78,7 +78,7 @@ TEXTS = {
     "dashboard.unit_h": {"zh-CN": "{n}小时", "en": "{n} h"},
     "dashboard.unit_min": {"zh-CN": "{n}分钟", "en": "{n} min"},
     "dashboard.unit_s": {"zh-CN": "{n}秒", "en": "{n} s"},
-    "dashboard.duration_join": {"zh-CN": "", "en": " "},
+    "dashboard.duration_two": {"zh-CN": "{a}{b}", "en": "{a} {b}"},
 }
 
 register_messages(TEXTS)

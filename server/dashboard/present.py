@@ -50,9 +50,9 @@ def format_duration(seconds: float, language: str) -> str:
             parts.append(translate(f"dashboard.unit_{unit}", language, n=amount))
         elif parts:
             break
-    if not parts:
-        parts.append(translate("dashboard.unit_s", language, n=0))
-    return translate("dashboard.duration_join", language).join(parts)
+    if len(parts) == 2:
+        return translate("dashboard.duration_two", language, a=parts[0], b=parts[1])
+    return parts[0] if parts else translate("dashboard.unit_s", language, n=0)
 
 
 def format_value(value: float, unit: Unit, language: str) -> str:
