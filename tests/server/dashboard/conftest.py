@@ -41,6 +41,7 @@ def app(settings: Settings, clock: ManualClock, fleet_settings: FleetSettings) -
     application = create_app(settings, clock=clock)
     application.state.fleet_settings = fleet_settings
     application.state.dashboard_heartbeat = 0.5
+    application.state.dashboard_health_poll = 0.2
     yield application
     application.state.database.dispose()
 
