@@ -4,10 +4,10 @@ INSERT); there is deliberately no update or delete of records here, and
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, case, delete, func, insert, select
 from sqlalchemy.orm import Session, make_transient_to_detached
@@ -47,6 +47,25 @@ def add_record(session: Session, record: CheckinRecord) -> CheckinRecord:
     make_transient_to_detached(record)
     session.add(record)
     return record
+
+
+def insert_records(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """INSERT many new log rows (column values) in one statement (the bulk gate path)."""
+    if rows:
+        session.connection().execute(insert(_RECORD_TABLE), list(rows))
+
+
+def logged_scan_ids(session: Session, keys: Iterable[tuple[int, str]]) -> set[tuple[int, str]]:
+    """Which (merchant id, scan id) pairs the log already holds."""
+    wanted = set(keys)
+    if not wanted:
+        return set()
+    query = select(CheckinRecord.merchant_id, CheckinRecord.scan_id).where(
+        CheckinRecord.merchant_id.in_({merchant_id for merchant_id, _ in wanted}),
+        CheckinRecord.scan_id.in_({scan_id for _, scan_id in wanted}),
+    )
+    found = {(int(merchant_id), str(scan_id)) for merchant_id, scan_id in session.execute(query)}
+    return found & wanted
 
 
 def get_record(session: Session, merchant_id: int, record_id: int) -> CheckinRecord | None:

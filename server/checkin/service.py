@@ -10,8 +10,8 @@ nothing; SQLite serialises write transactions with ``BEGIN IMMEDIATE``. A refuse
 ticket and logs the refusal (``already_used`` or ``revoked``). The admission's log row carries
 the claimed ``entry_no``, unique per ticket in the log as a second, independent guard.
 
-Gate scans (seam 3) follow pretix's rule: always stored, idempotent by scan id, and flagged as
-a conflict when the gate admitted what the server would have refused online.
+Gate scans (seam 3) have their own module, :mod:`server.checkin.gate_scans`, built on the
+primitives here.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
+from typing import Any, Protocol
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -39,15 +40,12 @@ from server.checkin.models import (
     Direction,
 )
 from server.checkin.rules import TicketFacts, entry_refusal, exit_refusal
-from server.clock import utc_now
 from server.errors import Invalid, NotFound
 from server.phones import normalize_phone
 from server.tickets import keys as ticket_keys
 from server.tickets import repository as tickets_repo
 from server.tickets.models import Ticket, TicketStatus
 from server.tickets.service import is_usable
-
-CODE_HASH_LENGTH = 32
 
 
 @dataclass(frozen=True)
@@ -112,7 +110,7 @@ def check_in(
             return earlier
     if attempt.direction is Direction.OUT:
         refusal = exit_refusal(
-            _facts(ticket), event_id=attempt.event_id, allowed_events=actor.allowed_events
+            ticket_facts(ticket), event_id=attempt.event_id, allowed_events=actor.allowed_events
         )
         return _log(session, merchant_id, actor, attempt, ticket, refusal)
     judge = partial(
@@ -121,20 +119,20 @@ def check_in(
         event_id=attempt.event_id,
         allowed_events=actor.allowed_events,
     )
-    refusal = judge(_facts(ticket))
+    refusal = judge(ticket_facts(ticket))
     if refusal is not None:
         return _log(session, merchant_id, actor, attempt, ticket, refusal)
-    admitted = _claim_and_log(
+    admitted = claim_and_log(
         session, merchant_id, ticket, _record(merchant_id, actor, attempt, ticket, None)
     )
     if admitted is not None:
         return admitted
     tickets_repo.reload_ticket(session, ticket)
-    refusal = judge(_facts(ticket)) or reasons.ALREADY_USED
+    refusal = judge(ticket_facts(ticket)) or reasons.ALREADY_USED
     return _log(session, merchant_id, actor, attempt, ticket, refusal)
 
 
-def _claim_and_log(
+def claim_and_log(
     session: Session, merchant_id: int, ticket: Ticket, record: CheckinRecord
 ) -> CheckinRecord | None:
     """Claim the ticket's next entry and store ``record`` as that entry's admission; None when
@@ -172,7 +170,27 @@ def log_unmatched(
     return _log(session, merchant_id, actor, attempt, None, reason)
 
 
-def _facts(ticket: Ticket) -> TicketFacts:
+class TicketView(Protocol):
+    """What the rules and the log read of a ticket: a loaded ``Ticket`` or a plain row of it
+    (the bulk gate path, :mod:`server.checkin.gate_scans`)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def event_id(self) -> int: ...
+    @property
+    def status(self) -> TicketStatus: ...
+    @property
+    def valid_from(self) -> datetime | None: ...
+    @property
+    def valid_until(self) -> datetime | None: ...
+    @property
+    def entries_allowed(self) -> int: ...
+    @property
+    def entries_used(self) -> int: ...
+
+
+def ticket_facts(ticket: TicketView) -> TicketFacts:
     return TicketFacts(
         event_id=ticket.event_id,
         status=ticket.status,
@@ -183,11 +201,11 @@ def _facts(ticket: Ticket) -> TicketFacts:
     )
 
 
-def _record(
+def record_values(
     merchant_id: int,
     actor: Actor,
     attempt: Attempt,
-    ticket: Ticket | None,
+    ticket: TicketView | None,
     refusal: str | None,
     *,
     entry_no: int | None = None,
@@ -195,31 +213,43 @@ def _record(
     annuls_record_id: int | None = None,
     reason: str | None = None,
     result: CheckinResult | None = None,
-) -> CheckinRecord:
+) -> dict[str, Any]:
+    """One log row's columns: the only place that says how an attempt becomes a row."""
     if result is None:
         result = CheckinResult.REJECTED if refusal else CheckinResult.ADMITTED
-    return CheckinRecord(
-        merchant_id=merchant_id,
-        ticket_id=None if ticket is None else ticket.id,
-        event_id=ticket.event_id if ticket is not None else attempt.event_id,
-        source=actor.source,
-        method=attempt.method,
-        checker_user_id=actor.checker_user_id,
-        gate_id=actor.gate_id,
-        device_id=actor.device_id[:64],
-        scan_id=attempt.scan_id,
-        presented=loggable(attempt.presented),
-        direction=attempt.direction,
-        result=result,
-        reason=reason or refusal or reasons.ADMITTED,
-        entry_no=entry_no,
-        annuls_record_id=annuls_record_id,
-        offline=attempt.offline,
-        conflict=bool(conflict_reason),
-        conflict_reason=conflict_reason,
-        scanned_at=attempt.scanned_at,
-        received_at=attempt.received_at,
-    )
+    return {
+        "merchant_id": merchant_id,
+        "ticket_id": None if ticket is None else ticket.id,
+        "event_id": ticket.event_id if ticket is not None else attempt.event_id,
+        "source": actor.source,
+        "method": attempt.method,
+        "checker_user_id": actor.checker_user_id,
+        "gate_id": actor.gate_id,
+        "device_id": actor.device_id[:64],
+        "scan_id": attempt.scan_id,
+        "presented": loggable(attempt.presented),
+        "direction": attempt.direction,
+        "result": result,
+        "reason": reason or refusal or reasons.ADMITTED,
+        "entry_no": entry_no,
+        "annuls_record_id": annuls_record_id,
+        "offline": attempt.offline,
+        "conflict": bool(conflict_reason),
+        "conflict_reason": conflict_reason,
+        "scanned_at": attempt.scanned_at,
+        "received_at": attempt.received_at,
+    }
+
+
+def _record(
+    merchant_id: int,
+    actor: Actor,
+    attempt: Attempt,
+    ticket: TicketView | None,
+    refusal: str | None,
+    **details: Any,
+) -> CheckinRecord:
+    return CheckinRecord(**record_values(merchant_id, actor, attempt, ticket, refusal, **details))
 
 
 def _log(
@@ -230,7 +260,7 @@ def _log(
     ticket: Ticket | None,
     refusal: str | None,
 ) -> CheckinRecord:
-    record = _try_insert(session, _record(merchant_id, actor, attempt, ticket, refusal))
+    record = store_unique(session, _record(merchant_id, actor, attempt, ticket, refusal))
     if record is not None:
         return record
     # Only a scan id can collide here: the same scan arrived twice at once.
@@ -240,7 +270,7 @@ def _log(
     return earlier
 
 
-def _try_insert(session: Session, record: CheckinRecord) -> CheckinRecord | None:
+def store_unique(session: Session, record: CheckinRecord) -> CheckinRecord | None:
     """Insert in a savepoint; None when a unique constraint refused it."""
     try:
         with session.begin_nested():
@@ -248,142 +278,6 @@ def _try_insert(session: Session, record: CheckinRecord) -> CheckinRecord | None
     except IntegrityError:
         # The savepoint's rollback also expunges the refused object from the session.
         return None
-
-
-# --- gate scans (seam 3) -----------------------------------------------------------------------
-
-
-def record_gate_scan(
-    session: Session,
-    *,
-    merchant_id: int,
-    ticket_id: int | None,
-    code: str | None,
-    gate_id: int,
-    scan_id: str,
-    scanned_at: datetime,
-    offline: bool,
-    direction: str,
-    gate_decision: str,
-    gate_reason: str,
-    annuls: str | None = None,
-    now: datetime | None = None,
-) -> CheckinRecord:
-    """Store a gate's decided scan; idempotent by ``scan_id``; always stores.
-
-    ``code`` is a typed 12-digit code or the allowlist hash of one. A gate admission counts as
-    an entry when the server agrees; otherwise it is stored with ``conflict`` set and
-    ``conflict_reason`` saying what the server would have refused (``already_used``,
-    ``revoked``, ``unknown_ticket``, ...). A ``not_passed`` rejection naming the admission it
-    ``annuls`` (a scan id) gives that entry back.
-    """
-    earlier = repo.record_by_scan_id(session, merchant_id, scan_id)
-    if earlier is not None:
-        return earlier
-    ticket = _gate_ticket(session, merchant_id, ticket_id, code)
-    actor = Actor(source=CheckinSource.GATE, gate_id=gate_id)
-    attempt = Attempt(
-        method=CheckinMethod.CREDENTIAL if ticket_id is not None else CheckinMethod.CODE,
-        direction=Direction(direction),
-        scanned_at=scanned_at,
-        received_at=now or utc_now(),
-        offline=offline,
-        scan_id=scan_id,
-        presented="" if ticket is not None else loggable(code or str(ticket_id or "")),
-    )
-    if gate_decision != CheckinResult.ADMITTED.value:
-        return _gate_rejection(session, merchant_id, actor, attempt, ticket, gate_reason, annuls)
-    if ticket is None:
-        return _store_gate(
-            session,
-            merchant_id,
-            _record(
-                merchant_id,
-                actor,
-                attempt,
-                None,
-                None,
-                conflict_reason=reasons.UNKNOWN_TICKET,
-                reason=gate_reason,
-            ),
-        )
-    if attempt.direction is Direction.OUT:
-        return _store_gate(
-            session,
-            merchant_id,
-            _record(merchant_id, actor, attempt, ticket, None, reason=gate_reason),
-        )
-    refusal = entry_refusal(_facts(ticket), scanned_at)
-    if refusal is None:
-        counted = _record(merchant_id, actor, attempt, ticket, None, reason=gate_reason)
-        admitted = _claim_and_log(session, merchant_id, ticket, counted)
-        if admitted is not None:
-            return admitted
-        tickets_repo.reload_ticket(session, ticket)
-        refusal = entry_refusal(_facts(ticket), scanned_at) or reasons.ALREADY_USED
-    flagged = _record(
-        merchant_id, actor, attempt, ticket, None, conflict_reason=refusal, reason=gate_reason
-    )
-    return _store_gate(session, merchant_id, flagged)
-
-
-def _gate_rejection(
-    session: Session,
-    merchant_id: int,
-    actor: Actor,
-    attempt: Attempt,
-    ticket: Ticket | None,
-    gate_reason: str,
-    annuls: str | None,
-) -> CheckinRecord:
-    annulled: CheckinRecord | None = None
-    if gate_reason == reasons.NOT_PASSED and annuls:
-        target = repo.record_by_scan_id(session, merchant_id, annuls)
-        if (
-            target is not None
-            and target.entry_no is not None
-            and repo.annulment_of(session, target.id) is None
-        ):
-            annulled = target
-    if annulled is not None and ticket is None and annulled.ticket_id is not None:
-        ticket = tickets_repo.get_ticket(session, merchant_id, annulled.ticket_id)
-    record = _record(
-        merchant_id,
-        actor,
-        attempt,
-        ticket,
-        gate_reason,
-        annuls_record_id=None if annulled is None else annulled.id,
-    )
-    stored = _store_gate(session, merchant_id, record)
-    if annulled is not None and stored is record and annulled.ticket_id is not None:
-        tickets_repo.release_entry(session, annulled.ticket_id)
-    return stored
-
-
-def _store_gate(session: Session, merchant_id: int, record: CheckinRecord) -> CheckinRecord:
-    stored = _try_insert(session, record)
-    if stored is not None:
-        return stored
-    assert record.scan_id is not None
-    earlier = repo.record_by_scan_id(session, merchant_id, record.scan_id)
-    assert earlier is not None, "a gate record was refused for a reason other than its scan id"
-    return earlier
-
-
-def _gate_ticket(
-    session: Session, merchant_id: int, ticket_id: int | None, code: str | None
-) -> Ticket | None:
-    if ticket_id is not None:
-        return tickets_repo.get_ticket(session, merchant_id, ticket_id)
-    if not code:
-        return None
-    digits = codes.normalize(code)
-    if digits is not None:
-        return tickets_repo.get_ticket_by_code(session, merchant_id, digits)
-    if len(code) == CODE_HASH_LENGTH:
-        return tickets_repo.get_ticket_by_code_hash(session, merchant_id, code.lower())
-    return None
 
 
 # --- checker and back-office flows -------------------------------------------------------------

@@ -238,16 +238,44 @@ def record_scan_progress(session: Session, progress: Sequence[dict[str, Any]]) -
     session.connection().execute(statement, list(progress))
 
 
-def pending_checkin_scans(session: Session, limit: int) -> Sequence[GateScan]:
-    """Oldest scans still to be recorded in the check-in log, locked (others skip them)."""
+#: What the check-in stage reads of a pending scan.
+_PENDING_COLUMNS = (
+    GateScan.id,
+    GateScan.merchant_id,
+    GateScan.gate_id,
+    GateScan.scan_id,
+    GateScan.scanned_at,
+    GateScan.offline,
+    GateScan.direction,
+    GateScan.decision,
+    GateScan.reason,
+    GateScan.ticket_id,
+    GateScan.code_hash,
+    GateScan.annuls,
+)
+
+
+def pending_checkin_scans(session: Session, limit: int) -> Sequence[Any]:
+    """Oldest scans still to be recorded in the check-in log (rows of ``_PENDING_COLUMNS``),
+    locked: another instance's pass skips them."""
     query = (
-        select(GateScan)
+        select(*_PENDING_COLUMNS)
         .where(GateScan.checkin_pending.is_(True))
         .order_by(GateScan.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    return session.scalars(query).all()
+    return session.execute(query).all()
+
+
+def clear_checkin_pending(session: Session, scan_row_ids: Sequence[int]) -> None:
+    if scan_row_ids:
+        session.execute(
+            update(GateScan)
+            .where(GateScan.id.in_(scan_row_ids))
+            .values(checkin_pending=False)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def seqs_above(session: Session, gate_id: int, watermark: int, limit: int) -> list[int]:

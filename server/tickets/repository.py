@@ -3,10 +3,11 @@ violations surface where they happen (callers wrap inserts that may collide in a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import Table, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -136,6 +137,70 @@ def claim_entry(session: Session, ticket: Ticket) -> int | None:
     set_committed_value(ticket, "entries_used", entries_used)
     set_committed_value(ticket, "last_entry_no", last_entry_no)
     return int(last_entry_no)
+
+
+def lock_tickets_for_checkin(
+    session: Session,
+    *,
+    merchant_ids: Collection[int],
+    ids: Collection[int],
+    codes: Collection[str],
+    code_hashes: Collection[str],
+) -> Sequence[Any]:
+    """The check-in columns of the merchants' tickets named by id, typed code or code hash,
+    row-locked in id order until the transaction ends (concurrent batches lock in the same
+    order; on SQLite the write transaction already holds the write lock)."""
+    named = [
+        condition
+        for condition in (
+            Ticket.id.in_(ids) if ids else None,
+            Ticket.code.in_(codes) if codes else None,
+            Ticket.code_hash.in_(code_hashes) if code_hashes else None,
+        )
+        if condition is not None
+    ]
+    if not named or not merchant_ids:
+        return []
+    query = (
+        select(*_CHECKIN_COLUMNS)
+        .where(Ticket.merchant_id.in_(merchant_ids), or_(*named))
+        .order_by(Ticket.id)
+        .with_for_update(of=Ticket)
+    )
+    return session.execute(query).all()
+
+
+_CHECKIN_COLUMNS = (
+    Ticket.id,
+    Ticket.merchant_id,
+    Ticket.event_id,
+    Ticket.status,
+    Ticket.valid_from,
+    Ticket.valid_until,
+    Ticket.entries_allowed,
+    Ticket.entries_used,
+    Ticket.last_entry_no,
+    Ticket.code,
+    Ticket.code_hash,
+)
+
+#: Built once: the bulk gate path sets counters it computed under the rows' locks.
+_TICKET_TABLE = cast(Table, Ticket.__table__)
+_SET_ENTRY_COUNTERS = (
+    update(_TICKET_TABLE)
+    .where(_TICKET_TABLE.c.id == bindparam("ticket_id"))
+    .values(entries_used=bindparam("used"), last_entry_no=bindparam("last"))
+)
+
+
+def set_entry_counters(session: Session, counters: Sequence[tuple[int, int, int]]) -> None:
+    """Set (ticket id, entries used, last entry number) for tickets locked by
+    :func:`lock_tickets_for_checkin` in this transaction."""
+    if counters:
+        session.connection().execute(
+            _SET_ENTRY_COUNTERS,
+            [{"ticket_id": id_, "used": used, "last": last} for id_, used, last in counters],
+        )
 
 
 def release_entry(session: Session, ticket_id: int) -> None:

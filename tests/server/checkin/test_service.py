@@ -10,10 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
 
 from protocol import reasons
-from protocol.allowlist import hash_code
 from server.checkin import service
 from server.checkin.guard import AppendOnlyViolation
 from server.checkin.models import (
@@ -26,7 +24,6 @@ from server.checkin.models import (
 from server.checkin.service import Actor, Attempt
 from server.clock import ManualClock
 from server.db import Database
-from server.tickets import keys
 from server.tickets import repository as tickets_repo
 from server.tickets import service as tickets_service
 from server.tickets.models import Ticket
@@ -179,139 +176,6 @@ def test_the_log_is_append_only(
 
 
 # --- gate scans --------------------------------------------------------------------------------
-
-
-def _gate_scan(
-    session: Session, merchant_id: int, now: datetime, **changes: object
-) -> CheckinRecord:
-    values: dict[str, object] = {
-        "merchant_id": merchant_id,
-        "ticket_id": None,
-        "code": None,
-        "gate_id": 3,
-        "scan_id": "scan-1",
-        "scanned_at": now,
-        "offline": False,
-        "direction": "in",
-        "gate_decision": "admitted",
-        "gate_reason": reasons.ADMITTED,
-        "now": now,
-    }
-    values.update(changes)
-    return service.record_gate_scan(session, **values)  # type: ignore[arg-type]
-
-
-def test_a_gate_scan_is_stored_once_per_scan_id(
-    database: Database, accounts: AccountFactory, clock: ManualClock
-) -> None:
-    shop = accounts.merchant()
-    (ticket,) = issue(database, shop.merchant_id, now=clock())
-    with database.sessions.begin() as session:
-        first = _gate_scan(session, shop.merchant_id, clock(), ticket_id=ticket.id)
-    with database.sessions.begin() as session:
-        again = _gate_scan(session, shop.merchant_id, clock(), ticket_id=ticket.id)
-    assert again.id == first.id
-    assert (first.entry_no, first.conflict, first.source) == (1, False, CheckinSource.GATE)
-    assert len(_records(database, ticket.id)) == 1
-
-
-def test_offline_admissions_beyond_the_allowance_are_stored_and_flagged(
-    database: Database, accounts: AccountFactory, clock: ManualClock
-) -> None:
-    shop = accounts.merchant()
-    (ticket,) = issue(database, shop.merchant_id, now=clock())
-    with database.sessions.begin() as session:
-        online = _gate_scan(session, shop.merchant_id, clock(), ticket_id=ticket.id, scan_id="a")
-        offline = _gate_scan(
-            session,
-            shop.merchant_id,
-            clock() - timedelta(hours=1),
-            ticket_id=ticket.id,
-            scan_id="b",
-            offline=True,
-        )
-    assert (online.conflict, offline.conflict) == (False, True)
-    assert offline.conflict_reason == reasons.ALREADY_USED
-    assert (offline.result, offline.offline, offline.entry_no) == (
-        CheckinResult.ADMITTED,
-        True,
-        None,
-    )
-    assert offline.scanned_at == clock() - timedelta(hours=1)
-
-
-def test_gate_admissions_of_revoked_or_unknown_tickets_are_conflicts(
-    database: Database, accounts: AccountFactory, clock: ManualClock
-) -> None:
-    shop = accounts.merchant()
-    (ticket,) = issue(database, shop.merchant_id, now=clock())
-    with database.sessions.begin() as session:
-        tickets_service.revoke_tickets(session, shop.merchant_id, [ticket.id], "refund", clock())
-        revoked = _gate_scan(session, shop.merchant_id, clock(), ticket_id=ticket.id, scan_id="r")
-        unknown = _gate_scan(session, shop.merchant_id, clock(), code="123456789018", scan_id="u")
-    assert (revoked.conflict_reason, unknown.conflict_reason) == (
-        reasons.REVOKED,
-        reasons.UNKNOWN_TICKET,
-    )
-    assert unknown.ticket_id is None and unknown.presented == "123456789018"
-
-
-def test_a_gate_scan_finds_a_typed_code_by_its_hash(
-    database: Database, accounts: AccountFactory, clock: ManualClock
-) -> None:
-    shop = accounts.merchant()
-    (ticket,) = issue(database, shop.merchant_id, now=clock())
-    with database.sessions.begin() as session:
-        salt = keys.code_salt_for_merchant(session, shop.merchant_id)
-        record = _gate_scan(session, shop.merchant_id, clock(), code=hash_code(ticket.code, salt))
-    assert (record.ticket_id, record.method, record.conflict) == (
-        ticket.id,
-        CheckinMethod.CODE,
-        False,
-    )
-
-
-def test_a_gate_rejection_is_stored_without_conflict(
-    database: Database, accounts: AccountFactory, clock: ManualClock
-) -> None:
-    shop = accounts.merchant()
-    with database.sessions.begin() as session:
-        record = _gate_scan(
-            session,
-            shop.merchant_id,
-            clock(),
-            gate_decision="rejected",
-            gate_reason=reasons.BAD_SIGNATURE,
-        )
-    assert (record.result, record.reason, record.conflict) == (
-        CheckinResult.REJECTED,
-        reasons.BAD_SIGNATURE,
-        False,
-    )
-
-
-def test_not_passed_gives_the_entry_back_once(
-    database: Database, accounts: AccountFactory, clock: ManualClock
-) -> None:
-    shop = accounts.merchant()
-    (ticket,) = issue(database, shop.merchant_id, now=clock())
-    with database.sessions.begin() as session:
-        _gate_scan(session, shop.merchant_id, clock(), ticket_id=ticket.id, scan_id="in-1")
-        for scan_id in ("annul-1", "annul-2"):
-            _gate_scan(
-                session,
-                shop.merchant_id,
-                clock(),
-                ticket_id=ticket.id,
-                scan_id=scan_id,
-                gate_decision="rejected",
-                gate_reason=reasons.NOT_PASSED,
-                annuls="in-1",
-            )
-    assert _ticket(database, shop.merchant_id, ticket.id).entries_used == 0
-    again = _redeem(database, shop.merchant_id, ticket.id, clock())
-    assert (again.reason, again.entry_no) == (reasons.ADMITTED, 2)
-    assert _redeem(database, shop.merchant_id, ticket.id, clock()).reason == reasons.ALREADY_USED
 
 
 def test_control_characters_in_typed_text_are_logged_safely(
