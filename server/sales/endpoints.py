@@ -10,6 +10,8 @@ from fastapi import APIRouter, Depends, Query, Response, status
 from server.accounts.dependencies import MerchantManager, MerchantMember, Visitor
 from server.clock import Now
 from server.db import DbSession
+from server.deps import Language
+from server.i18n import translate
 from server.payments.dependencies import Providers
 from server.payments.service import provider_named
 from server.sales import service
@@ -52,7 +54,9 @@ def _cart_item_out(item: CartItem) -> CartItemOut:
     )
 
 
-def order_out(order: Order) -> OrderOut:
+def order_out(order: Order, language: str | None = None) -> OrderOut:
+    """An order as the API shows it; ``close_reason`` also in ``language``."""
+    reason = order.close_reason
     return OrderOut(
         id=order.id,
         merchant_id=order.merchant_id,
@@ -66,6 +70,10 @@ def order_out(order: Order) -> OrderOut:
         paid_at=order.paid_at,
         decided_at=order.decided_at,
         decision_note=order.decision_note,
+        close_reason=reason,
+        close_message=None
+        if reason is None
+        else translate(f"sales.close_reason.{reason.value}", language),
         items=[
             OrderItemOut(
                 id=item.id,
@@ -105,18 +113,27 @@ def remove_from_cart(item_id: int, who: Visitor, session: DbSession) -> Response
 
 
 @visitor_router.post("/cart/checkout", status_code=status.HTTP_201_CREATED)
-def checkout(who: Visitor, session: DbSession, now: Now, config: SalesConfig) -> list[OrderOut]:
+def checkout(
+    who: Visitor, session: DbSession, now: Now, config: SalesConfig, language: Language
+) -> list[OrderOut]:
     """Orders for everything in the cart (one per event), stock reserved."""
-    return [order_out(o) for o in service.checkout_cart(session, who.user_id, now, config)]
+    orders = service.checkout_cart(session, who.user_id, now, config)
+    return [order_out(o, language) for o in orders]
 
 
 @visitor_router.post("/buy-now", status_code=status.HTTP_201_CREATED)
 def buy_now(
-    body: BuyNow, who: Visitor, session: DbSession, now: Now, config: SalesConfig
+    body: BuyNow,
+    who: Visitor,
+    session: DbSession,
+    now: Now,
+    config: SalesConfig,
+    language: Language,
 ) -> list[OrderOut]:
     """Order these tickets directly, past the cart."""
     requests = [_request(ticket) for ticket in body.tickets]
-    return [order_out(o) for o in service.place_orders(session, who.user_id, requests, now, config)]
+    orders = service.place_orders(session, who.user_id, requests, now, config)
+    return [order_out(o, language) for o in orders]
 
 
 # --- visitor: orders and payment ----------------------------------------------------------------
@@ -126,25 +143,30 @@ def buy_now(
 def list_my_orders(
     who: Visitor,
     session: DbSession,
+    language: Language,
     order_status: Annotated[list[OrderStatus] | None, Query(alias="status")] = None,
 ) -> list[OrderOut]:
-    return [order_out(o) for o in service.list_visitor_orders(session, who.user_id, order_status)]
+    orders = service.list_visitor_orders(session, who.user_id, order_status)
+    return [order_out(o, language) for o in orders]
 
 
 @visitor_router.get("/orders/unpaid")
-def list_unpaid(who: Visitor, session: DbSession, now: Now) -> list[OrderOut]:
+def list_unpaid(who: Visitor, session: DbSession, now: Now, language: Language) -> list[OrderOut]:
     """Orders waiting for payment; pay several at once with ``POST /api/sales/payments``."""
-    return [order_out(o) for o in service.list_unpaid_orders(session, who.user_id, now)]
+    orders = service.list_unpaid_orders(session, who.user_id, now)
+    return [order_out(o, language) for o in orders]
 
 
 @visitor_router.get("/orders/{order_id}")
-def read_my_order(order_id: int, who: Visitor, session: DbSession) -> OrderOut:
-    return order_out(service.get_visitor_order(session, who.user_id, order_id))
+def read_my_order(order_id: int, who: Visitor, session: DbSession, language: Language) -> OrderOut:
+    return order_out(service.get_visitor_order(session, who.user_id, order_id), language)
 
 
 @visitor_router.post("/orders/{order_id}/cancel")
-def cancel_my_order(order_id: int, who: Visitor, session: DbSession, now: Now) -> OrderOut:
-    return order_out(service.cancel_order(session, who.user_id, order_id, now))
+def cancel_my_order(
+    order_id: int, who: Visitor, session: DbSession, now: Now, language: Language
+) -> OrderOut:
+    return order_out(service.cancel_order(session, who.user_id, order_id, now), language)
 
 
 @visitor_router.post("/payments", status_code=status.HTTP_201_CREATED)
@@ -171,6 +193,7 @@ def pay_orders(
 def list_orders(
     who: MerchantMember,
     session: DbSession,
+    language: Language,
     order_status: Annotated[list[OrderStatus] | None, Query(alias="status")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
@@ -178,17 +201,18 @@ def list_orders(
     orders = service.list_merchant_orders(
         session, who.merchant_id, statuses=order_status, limit=limit, offset=offset
     )
-    return [order_out(order) for order in orders]
+    return [order_out(order, language) for order in orders]
 
 
 @merchant_router.get("/approvals")
 def approval_queue(
     who: MerchantManager,
     session: DbSession,
+    language: Language,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[OrderOut]:
-    """Orders waiting for a manager's approval."""
+    """Orders waiting for a manager's approval (``expires_at``: the approval deadline)."""
     orders = service.list_merchant_orders(
         session,
         who.merchant_id,
@@ -196,12 +220,14 @@ def approval_queue(
         limit=limit,
         offset=offset,
     )
-    return [order_out(order) for order in orders]
+    return [order_out(order, language) for order in orders]
 
 
 @merchant_router.get("/orders/{order_id}")
-def read_order(order_id: int, who: MerchantMember, session: DbSession) -> OrderOut:
-    return order_out(service.get_merchant_order(session, who.merchant_id, order_id))
+def read_order(
+    order_id: int, who: MerchantMember, session: DbSession, language: Language
+) -> OrderOut:
+    return order_out(service.get_merchant_order(session, who.merchant_id, order_id), language)
 
 
 @merchant_router.post("/orders/{order_id}/approve")
@@ -212,6 +238,7 @@ def approve(
     session: DbSession,
     now: Now,
     config: SalesConfig,
+    language: Language,
 ) -> OrderOut:
     order = service.approve_order(
         session,
@@ -222,17 +249,22 @@ def approve(
         now=now,
         config=config,
     )
-    return order_out(order)
+    return order_out(order, language)
 
 
 @merchant_router.post("/orders/{order_id}/reject")
 def reject(
-    order_id: int, body: Decision, who: MerchantManager, session: DbSession, now: Now
+    order_id: int,
+    body: Decision,
+    who: MerchantManager,
+    session: DbSession,
+    now: Now,
+    language: Language,
 ) -> OrderOut:
     order = service.reject_order(
         session, who.merchant_id, order_id, staff_user_id=who.user_id, note=body.note, now=now
     )
-    return order_out(order)
+    return order_out(order, language)
 
 
 @merchant_router.post("/orders/{order_id}/refund", status_code=status.HTTP_201_CREATED)

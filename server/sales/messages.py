@@ -61,6 +61,27 @@ register_messages(
             "zh-CN": "第 {item_id} 张票不属于该订单或已退款",
             "en": "Ticket {item_id} is not part of the order or is already refunded",
         },
+        "sales.approval_expired": {
+            "zh-CN": "审核期限已过，订单已关闭",
+            "en": "The approval deadline has passed; the order is closed",
+        },
+        "sales.close_reason.payment_timeout": {
+            "zh-CN": "未在规定时间内支付，订单已关闭，票已释放",
+            "en": "The order was not paid in time; it is closed and its tickets released",
+        },
+        "sales.close_reason.approval_timeout": {
+            "zh-CN": "商家未在审核期限内处理，订单已关闭，票已释放",
+            "en": "The merchant did not review the order before the deadline; it is closed and "
+            "its tickets released",
+        },
+        "sales.close_reason.rejected": {
+            "zh-CN": "商家未通过审核",
+            "en": "The merchant declined the order",
+        },
+        "sales.close_reason.cancelled": {
+            "zh-CN": "订单已由购票人取消",
+            "en": "The order was cancelled by the buyer",
+        },
         "sales.refund_sold_out_after_expiry": {
             "zh-CN": "订单过期后票已售罄，款项原路退回",
             "en": "The tickets sold out after the order expired; the payment is returned",

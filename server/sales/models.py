@@ -29,6 +29,15 @@ class OrderStatus(enum.StrEnum):
     REFUNDED = "refunded"
 
 
+class CloseReason(enum.StrEnum):
+    """Why an order stopped holding its stock before it was paid, for the visitor to read."""
+
+    PAYMENT_TIMEOUT = "payment_timeout"
+    APPROVAL_TIMEOUT = "approval_timeout"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+
+
 class ItemStatus(enum.StrEnum):
     ACTIVE = "active"
     REFUNDED = "refunded"
@@ -77,8 +86,13 @@ class Order(TenantMixin, Base):
     currency: Mapped[str] = mapped_column(String(3))
     refunded_fen: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime]
-    #: When an unpaid order lets its stock go (set while ``pending_payment``).
+    #: When an open order lets its stock go: the payment deadline while ``pending_payment``,
+    #: the approval deadline while ``awaiting_approval``.
     expires_at: Mapped[datetime | None] = mapped_column(index=True)
+    #: Why an unpaid order was closed (expired, rejected, cancelled); null otherwise.
+    close_reason: Mapped[CloseReason | None] = mapped_column(
+        _enum_column(CloseReason, "order_close_reason")
+    )
     paid_at: Mapped[datetime | None]
     #: The payment that settled the order (null for free orders).
     payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id", ondelete="SET NULL"))

@@ -139,14 +139,17 @@ def transition(
     return changed
 
 
-def expired_order_ids(session: Session, now: datetime, limit: int) -> Sequence[int]:
+def expired_orders(
+    session: Session, statuses: Collection[OrderStatus], now: datetime, limit: int
+) -> list[tuple[int, OrderStatus]]:
+    """(id, status) of orders in ``statuses`` whose ``expires_at`` has passed, oldest first."""
     query = (
-        select(Order.id)
-        .where(Order.status == OrderStatus.PENDING_PAYMENT, Order.expires_at <= now)
+        select(Order.id, Order.status)
+        .where(Order.status.in_(list(statuses)), Order.expires_at <= now)
         .order_by(Order.expires_at)
         .limit(limit)
     )
-    return session.scalars(query).all()
+    return [(order_id, status) for order_id, status in session.execute(query)]
 
 
 def link_payment(session: Session, payment_id: int, order_ids: Collection[int]) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from server.sales.models import ItemStatus, OrderStatus
+from server.sales.models import CloseReason, ItemStatus, OrderStatus
 
 
 class TicketIn(BaseModel):
@@ -68,6 +68,12 @@ class OrderOut(BaseModel):
     paid_at: datetime | None
     decided_at: datetime | None
     decision_note: str
+    close_reason: CloseReason | None = Field(
+        default=None, description="Why an unpaid order was closed (expired, rejected, cancelled)"
+    )
+    close_message: str | None = Field(
+        default=None, description="``close_reason`` in the request's language"
+    )
     items: list[OrderItemOut]
 
 

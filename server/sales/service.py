@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -32,6 +32,7 @@ from server.sales import messages as _messages  # noqa: F401  (registers the tex
 from server.sales import repository as repo
 from server.sales.models import (
     CartItem,
+    CloseReason,
     ItemStatus,
     Order,
     OrderItem,
@@ -203,7 +204,7 @@ def place_orders(
     for ticket in checked:
         by_event.setdefault(ticket.ticket_type.event_id, []).append(ticket)
     return [
-        _place_order(session, user_id, tickets, now, config.order_payment_ttl)
+        _place_order(session, user_id, tickets, now, config)
         for _, tickets in sorted(by_event.items())
     ]
 
@@ -213,7 +214,7 @@ def _place_order(
     user_id: int | None,
     tickets: list[_CheckedTicket],
     now: datetime,
-    payment_ttl: timedelta,
+    config: SalesSettings,
 ) -> Order:
     counts: dict[int, int] = {}
     for ticket in tickets:
@@ -234,12 +235,14 @@ def _place_order(
             )
     total = sum(ticket.ticket_type.price_fen for ticket in tickets)
     needs_approval = any(ticket_type.approval_required for ticket_type in types.values())
+    expires_at: datetime | None
     if needs_approval:
-        status, expires_at = OrderStatus.AWAITING_APPROVAL, None
+        status = OrderStatus.AWAITING_APPROVAL
+        expires_at = approval_deadline(tickets[0].ticket_type.event.ends_at, now, config)
     elif total == 0:
         status, expires_at = OrderStatus.PAID, None
     else:
-        status, expires_at = OrderStatus.PENDING_PAYMENT, now + payment_ttl
+        status, expires_at = OrderStatus.PENDING_PAYMENT, now + config.order_payment_ttl
     order = Order(
         merchant_id=tickets[0].ticket_type.merchant_id,
         visitor_user_id=user_id,
@@ -270,6 +273,12 @@ def _place_order(
     if status is OrderStatus.PAID:
         _issue_tickets(session, order, now)
     return order
+
+
+def approval_deadline(event_ends_at: datetime, now: datetime, config: SalesSettings) -> datetime:
+    """When an order placed ``now`` stops waiting for approval: after the approval TTL, or when
+    its event ends if that is sooner (approving tickets to a past event helps nobody)."""
+    return min(now + config.order_approval_ttl, event_ends_at)
 
 
 def _issue_tickets(session: Session, order: Order, now: datetime) -> None:
@@ -325,7 +334,14 @@ def list_unpaid_orders(session: Session, user_id: int, now: datetime) -> list[Or
 
 def cancel_order(session: Session, user_id: int, order_id: int, now: datetime) -> Order:
     order = get_visitor_order(session, user_id, order_id)
-    if not _close(session, order, OrderStatus.CANCELLED, expires_at=None, decided_at=now):
+    if not _close(
+        session,
+        order,
+        OrderStatus.CANCELLED,
+        expires_at=None,
+        decided_at=now,
+        close_reason=CloseReason.CANCELLED,
+    ):
         raise Conflict("sales.order_not_cancellable")
     return order
 
@@ -333,18 +349,27 @@ def cancel_order(session: Session, user_id: int, order_id: int, now: datetime) -
 # --- expiry -------------------------------------------------------------------------------------
 
 
-def expire_orders(session: Session, now: datetime, limit: int = EXPIRY_BATCH) -> int:
-    """Expire unpaid orders past their time and give their stock back; how many expired.
+#: Why an open order expires, by the state it expires from.
+_TIMEOUTS = {
+    OrderStatus.PENDING_PAYMENT: CloseReason.PAYMENT_TIMEOUT,
+    OrderStatus.AWAITING_APPROVAL: CloseReason.APPROVAL_TIMEOUT,
+}
 
-    Safe to run on several instances at once: each order's status update succeeds for one.
+
+def expire_orders(session: Session, now: datetime, limit: int = EXPIRY_BATCH) -> int:
+    """Expire open orders past their time (unpaid, or not approved by the deadline) and give
+    their stock back; how many expired. The reason is kept for the visitor to read.
+
+    Safe to run on several instances at once: each order's status update succeeds for one, and
+    an order approved meanwhile has left ``awaiting_approval`` (and got a new deadline).
     """
     expired = 0
-    for order_id in repo.expired_order_ids(session, now, limit):
+    for order_id, status in repo.expired_orders(session, _TIMEOUTS, now, limit):
         if repo.transition(
             session,
             order_id,
-            from_statuses={OrderStatus.PENDING_PAYMENT},
-            values={"status": OrderStatus.EXPIRED},
+            from_statuses={status},
+            values={"status": OrderStatus.EXPIRED, "close_reason": _TIMEOUTS[status]},
             expired_by=now,
         ):
             order = session.get_one(Order, order_id)
@@ -386,8 +411,17 @@ def approve_order(
     now: datetime,
     config: SalesSettings,
 ) -> Order:
-    """Approve an order: a free one is issued at once, a paid one waits for payment."""
+    """Approve an order: a free one is issued at once, a paid one waits for payment. Past its
+    approval deadline the order is no longer approvable (the sweep is about to expire it)."""
     order = get_merchant_order(session, merchant_id, order_id)
+    if (
+        order.status is OrderStatus.AWAITING_APPROVAL
+        and order.expires_at is not None
+        and order.expires_at <= now
+    ):
+        raise Conflict(
+            "sales.approval_expired", detail={"expired_at": order.expires_at.isoformat()}
+        )
     decision = {"decided_at": now, "decided_by_user_id": staff_user_id, "decision_note": note}
     if order.total_fen == 0:
         values = {"status": OrderStatus.PAID, "paid_at": now, **decision}
@@ -421,9 +455,11 @@ def reject_order(
         session,
         order,
         OrderStatus.REJECTED,
+        expires_at=None,
         decided_at=now,
         decided_by_user_id=staff_user_id,
         decision_note=note,
+        close_reason=CloseReason.REJECTED,
     ):
         raise Conflict("sales.order_not_awaiting_approval")
     return order
@@ -522,7 +558,12 @@ def _revive(session: Session, order: Order, payment: Payment, now: datetime) -> 
                 catalog_repo.release_stock(session, done_id, done_count)
             return False
         reserved.append((type_id, counts[type_id]))
-    values = {"status": OrderStatus.PAID, "paid_at": now, "payment_id": payment.id}
+    values = {
+        "status": OrderStatus.PAID,
+        "paid_at": now,
+        "payment_id": payment.id,
+        "close_reason": None,
+    }
     closed = {OrderStatus.EXPIRED, OrderStatus.CANCELLED}
     if not repo.transition(session, order.id, from_statuses=closed, values=values):
         for done_id, done_count in reserved:

@@ -18,7 +18,10 @@ class SalesSettings(BaseSettings):
 
     #: How long an unpaid order holds its stock (``ADMIT_ORDER_PAYMENT_TTL``).
     order_payment_ttl: timedelta = timedelta(minutes=15)
-    #: How often the expiry sweep looks for unpaid orders past their time.
+    #: How long an order awaiting approval holds its stock before it expires undecided
+    #: (``ADMIT_ORDER_APPROVAL_TTL``); never past the end of the order's event.
+    order_approval_ttl: timedelta = Field(default=timedelta(hours=48), gt=timedelta(0))
+    #: How often the expiry sweep looks for unpaid or undecided orders past their time.
     order_expiry_interval: timedelta = timedelta(seconds=30)
     #: Tickets in one checkout or buy-now request.
     max_tickets_per_checkout: int = Field(default=50, ge=1)

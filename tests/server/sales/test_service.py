@@ -304,7 +304,7 @@ def _approval_setup(
     visitor = accounts.visitor()
     response = _buy_http(client, visitor.headers, [{"ticket_type_id": made.ticket_type_id}])
     order = response.json()[0]
-    assert order["status"] == "awaiting_approval" and order["expires_at"] is None
+    assert order["status"] == "awaiting_approval" and order["expires_at"] is not None
     return made, visitor.headers, order["id"]
 
 
