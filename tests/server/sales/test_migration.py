@@ -11,7 +11,7 @@ from sqlalchemy import insert, select
 from server.accounts.models import Merchant
 from server.db import make_engine
 from server.migrate import upgrade
-from server.sales.models import Order
+from server.sales.models import Order, OrderStatus
 
 BEFORE = "307be8db1532"
 PLACED = datetime(2025, 1, 1, 1, 0, tzinfo=UTC)
@@ -26,7 +26,7 @@ def test_orders_awaiting_approval_get_a_deadline_after_the_upgrade(
     try:
         with engine.begin() as connection:
             merchant_id = connection.execute(
-                insert(Merchant.__table__)
+                insert(Merchant)
                 .values(
                     name="Shop",
                     contact_name="",
@@ -37,22 +37,22 @@ def test_orders_awaiting_approval_get_a_deadline_after_the_upgrade(
                     created_at=PLACED,
                     updated_at=PLACED,
                 )
-                .returning(Merchant.__table__.c.id)
+                .returning(Merchant.id)
             ).scalar_one()
             for status in ("awaiting_approval", "pending_payment"):
                 row = dict(zip(old_columns, (merchant_id, status, 100, "CNY", 0), strict=True))
                 connection.execute(
-                    insert(Order.__table__).values(
+                    insert(Order).values(
                         **row, created_at=PLACED, expires_at=None, decision_note=""
                     )
                 )
         upgraded_at = datetime.now(UTC)
         upgrade(empty_database_url)
         with engine.connect() as connection:
-            table = Order.__table__
-            rows = dict(connection.execute(select(table.c.status, table.c.expires_at)).all())
+            rows = dict(connection.execute(select(Order.status, Order.expires_at)).all())
     finally:
         engine.dispose()
-    assert rows["pending_payment"] is None
-    deadline = rows["awaiting_approval"]
+    assert rows[OrderStatus.PENDING_PAYMENT] is None
+    deadline = rows[OrderStatus.AWAITING_APPROVAL]
+    assert deadline is not None
     assert upgraded_at + timedelta(hours=47) < deadline < upgraded_at + timedelta(hours=49)
