@@ -16,8 +16,10 @@ it; the clock starts when they start. Side by side, against that broker and load
 
 A bridge run's figure is scans per second until the last scan is committed; beside it, until
 every gate has heard a ScanAck for each of its scans (end to end: the kiosk may drop them), and
-until the check-in stage, which runs behind ingestion, has caught up. Then the database is
-checked: rows, distinct (gate, scan id), every gate's ack watermark at its last scan.
+until the check-in stage, which runs behind ingestion, has caught up. Three scans in four admit
+a seeded single-entry ticket, the fourth is a rejection. Then the database is checked: rows,
+distinct (gate, scan id), every gate's ack watermark at its last scan, one check-in log row per
+scan and one counted entry per admission.
 Goal: >= 3,000 events/s and >= 70% of the bare subscriber, none lost, none duplicated.
 """
 
@@ -49,7 +51,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
-from sqlalchemy import func, select, text
+from sqlalchemy import func, insert, select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -60,12 +62,14 @@ from protocol.messages import Scan, encode
 from protocol.topics import Topics, shared_subscription
 from server.accounts.models import Merchant, MerchantStatus
 from server.catalog.models import Venue
+from server.checkin.models import CheckinRecord
 from server.db import Base, Database, make_engine
 from server.features import import_all_models
 from server.fleet import metrics
 from server.fleet.bridge import RECEIVE_MAXIMUM, FleetBridge
 from server.fleet.models import EnrollmentState, Gate, GateDirection, GateScan
 from server.fleet.settings import FleetSettings
+from server.tickets.models import Ticket, TicketStatus
 
 SITE = "bench-site"
 ROOT = "admit"
@@ -145,12 +149,18 @@ def gate_keys(gates: int) -> list[str]:
 
 
 def admitted(seq: int) -> bool:
-    """Three scans in four are admissions (they go on to the check-in log)."""
+    """Three scans in four are admissions of a seeded ticket; the fourth is a rejection."""
     return seq % 4 != 0
+
+
+def ticket_id_of(gate_index: int, seq: int, scans: int) -> int:
+    """The seeded ticket a gate's admission names (one per scan, so every admission counts)."""
+    return gate_index * scans + seq
 
 
 def scan_payloads(key: str, scans: int) -> list[bytes]:
     """A gate's scans as the kiosk encodes them."""
+    gate_index = int(key.removeprefix("g"))
     return [
         encode(
             Scan(
@@ -162,8 +172,8 @@ def scan_payloads(key: str, scans: int) -> list[bytes]:
                 direction="in",
                 decision="admitted" if admitted(seq) else "rejected",
                 reason="admitted" if admitted(seq) else "already_used",
-                ticket_id=None,
-                event_id=None,
+                ticket_id=ticket_id_of(gate_index, seq, scans) if admitted(seq) else None,
+                event_id=1 if admitted(seq) else None,
                 code_hash=None,
                 entry_no=None,
                 ts=1748771999000 + seq,
@@ -369,7 +379,9 @@ def bare_run(
 # --- the bridge into a database ------------------------------------------------------------------
 
 
-def seed(database: Database, gates: int) -> None:
+def seed(database: Database, gates: int, scans: int) -> None:
+    """A merchant, its venue, the gates, and a valid single-entry ticket for every admission
+    (inserted directly: the check-in stage reads tickets, it does not verify credentials)."""
     now = datetime.now(UTC)
     with database.sessions.begin() as session:
         merchant = Merchant(
@@ -403,6 +415,32 @@ def seed(database: Database, gates: int) -> None:
                     ack_watermark=0,
                 )
             )
+        tickets = [
+            {
+                "id": ticket_id_of(gate_index, seq, scans),
+                "merchant_id": merchant.id,
+                "event_id": 1,
+                "ticket_type_id": 1,
+                "order_id": 1,
+                "order_item_id": ticket_id_of(gate_index, seq, scans),
+                "holder_name": "",
+                "holder_fields": {},
+                "code": f"{ticket_id_of(gate_index, seq, scans):012d}",
+                "code_hash": f"{ticket_id_of(gate_index, seq, scans):032x}",
+                "status": TicketStatus.VALID,
+                "entries_allowed": 1,
+                "entries_used": 0,
+                "last_entry_no": 0,
+                "key_id": 1,
+                "credential": "",
+                "issued_at": now,
+                "revoke_reason": "",
+            }
+            for gate_index in range(gates)
+            for seq in range(1, scans + 1)
+            if admitted(seq)
+        ]
+        session.execute(insert(Ticket), tickets)
 
 
 def serve_bridge(
@@ -443,6 +481,9 @@ class BridgeResult:
     rows: int
     distinct: int
     gates_at_watermark: int
+    #: Check-in log rows, and how many of them counted an entry (every admission should).
+    checkin_rows: int
+    entries_counted: int
 
 
 def bridge_run(
@@ -459,7 +500,7 @@ def bridge_run(
     Base.metadata.create_all(engine)
     engine.dispose()
     database = Database.connect(url)
-    seed(database, gates)
+    seed(database, gates, scans)
     share_group = f"bench{uuid.uuid4().hex[:6]}"
     stop = context.Event()
     instances = []
@@ -484,8 +525,8 @@ def bridge_run(
         time.sleep(POLL_SECONDS)
     stored_elapsed = time.monotonic() - load.started
     acked = load.all_acked_at()
-    admissions = gates * sum(admitted(seq) for seq in range(1, scans + 1))
-    while sum(i[3].value for i in instances) < admissions and time.monotonic() < deadline:
+    # Every scan, rejections included, becomes one row of the check-in log.
+    while sum(i[3].value for i in instances) < total and time.monotonic() < deadline:
         time.sleep(POLL_SECONDS)
     checkins_done = time.monotonic()
     load.join()
@@ -498,6 +539,15 @@ def bridge_run(
         distinct = session.scalar(select(func.count(func.distinct(pairs)))) or 0
         pending = session.scalar(
             select(func.count()).select_from(GateScan).where(GateScan.checkin_pending)
+        )
+        checkin_rows = session.scalar(select(func.count()).select_from(CheckinRecord)) or 0
+        counted = (
+            session.scalar(
+                select(func.count())
+                .select_from(CheckinRecord)
+                .where(CheckinRecord.entry_no.is_not(None))
+            )
+            or 0
         )
         at_watermark = (
             session.scalar(
@@ -513,6 +563,8 @@ def bridge_run(
         rows=int(rows),
         distinct=int(distinct),
         gates_at_watermark=int(at_watermark),
+        checkin_rows=int(checkin_rows),
+        entries_counted=int(counted),
     )
 
 
@@ -609,22 +661,26 @@ def main() -> None:
     print(f"\nceiling (higher bare run): {ceiling:,.0f} events/s\n")
     header = (
         f"{'path':<34} {'stored/s':>9} {'of bare':>8} {'acked/s':>9} {'check-ins':>10}  "
-        "rows / distinct; gates whose watermark reached the end"
+        "rows / distinct; gates whose watermark reached the end; check-in log rows / entries"
     )
     print(header)
+    rejections = args.gates * sum(not admitted(seq) for seq in range(1, args.scans + 1))
     for label, result in results:
         ok = result.rows == total == result.distinct and result.acked_rate is not None
+        logged = result.checkin_rows == total == result.entries_counted + rejections
         acked = "-" if result.acked_rate is None else f"{result.acked_rate:,.0f}"
         checkins = "-" if result.checkins_seconds is None else f"{result.checkins_seconds:.1f} s"
         print(
             f"{label:<34} {result.stored_rate:>9,.0f} {result.stored_rate / ceiling:>8.0%} "
             f"{acked:>9} {checkins:>10}  {result.rows} / {result.distinct} / "
-            f"{'ok' if ok else 'MISMATCH'}; {result.gates_at_watermark} of {args.gates}"
+            f"{'ok' if ok else 'MISMATCH'}; {result.gates_at_watermark} of {args.gates}; "
+            f"{result.checkin_rows} / {result.entries_counted}{'' if logged else ' MISMATCH'}"
         )
     print(
         "\nstored/s: until the last scan is committed; acked/s: until every gate heard a ScanAck"
         " for each of its scans; check-ins: until the check-in log caught up (all from the first"
-        " publish). ok: every scan stored once and acknowledged. The watermark is a shortcut: with"
+        " publish); every scan is one log row and every admission one counted entry."
+        " ok: every scan stored once and acknowledged. The watermark is a shortcut: with"
         " two instances a batch that sees a gap left by the other's open transaction stops its"
         " walk, and the scan ids acknowledge those scans instead."
     )

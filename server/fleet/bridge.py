@@ -70,7 +70,7 @@ QUEUE_LIMIT = 20000
 #: the network thread never blocks on a full inbox because of scans.
 RECEIVE_MAXIMUM = 10000
 RETRY_DELAY = 1.0
-CHECKIN_BATCH = 50
+CHECKIN_BATCH = 500
 CHECKIN_SWEEP_SECONDS = 1.0
 CHECKIN_YIELD_SECONDS = 0.05
 #: Longest the check-in stage gives way to a busy ingestion before it records one batch anyway.

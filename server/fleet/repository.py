@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Insert, and_, bindparam, case, delete, func, or_, select, update
+from sqlalchemy import Insert, and_, bindparam, case, delete, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
@@ -194,14 +194,43 @@ def _insert_ignoring_duplicates(session: Session, table: Any) -> Insert:
 
 def insert_scans(session: Session, rows: Sequence[dict[str, Any]]) -> set[tuple[int, str]]:
     """Insert scans in one statement, skipping any ``(gate_id, scan_id)`` already stored;
-    returns the keys that were new."""
+    returns the keys that were new. ``rows`` carry aware datetimes (UTC)."""
     if not rows:
         return set()
+    if session.get_bind().dialect.name == "postgresql":
+        return _insert_scans_from_arrays(session, rows)
     statement = _insert_ignoring_duplicates(session, GateScan.__table__).returning(
         GateScan.gate_id, GateScan.scan_id
     )
     # Core on the session's connection: a table insert needs none of the ORM's bookkeeping.
     result = session.connection().execute(statement, list(rows))
+    return {(gate_id, scan_id) for gate_id, scan_id in result.all()}
+
+
+_SCAN_COLUMNS = [column for column in GateScan.__table__.columns if column.key != "id"]
+_POSTGRESQL = postgresql.dialect()  # type: ignore[no-untyped-call]
+#: PostgreSQL: one parameter per column, each an array of the batch's values, expanded by
+#: ``unnest``. The statement text is the same for every batch size, so psycopg converts it once
+#: instead of parsing a multi-row VALUES with thousands of placeholders (that conversion was
+#: the largest cost of ingestion on PostgreSQL).
+_INSERT_SCANS_FROM_ARRAYS = text(
+    "INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays}) "
+    "ON CONFLICT (gate_id, scan_id) DO NOTHING RETURNING gate_id, scan_id".format(
+        table=GateScan.__tablename__,
+        columns=", ".join(column.name for column in _SCAN_COLUMNS),
+        arrays=", ".join(
+            f"CAST(:{column.key} AS {column.type.compile(dialect=_POSTGRESQL)}[])"
+            for column in _SCAN_COLUMNS
+        ),
+    )
+)
+
+
+def _insert_scans_from_arrays(
+    session: Session, rows: Sequence[dict[str, Any]]
+) -> set[tuple[int, str]]:
+    arrays = {column.key: [row[column.key] for row in rows] for column in _SCAN_COLUMNS}
+    result = session.connection().execute(_INSERT_SCANS_FROM_ARRAYS, arrays)
     return {(gate_id, scan_id) for gate_id, scan_id in result.all()}
 
 
