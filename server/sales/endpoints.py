@@ -1,5 +1,5 @@
-"""HTTP API of sales: the visitor's cart and orders, and the merchant's orders, approval queue
-and refunds."""
+"""HTTP API of sales: the visitor's cart, orders and refund requests, and the merchant's orders,
+approval queue, refunds and decisions on refund requests."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from server.i18n import translate
 from server.payments.dependencies import Providers
 from server.payments.service import provider_named
 from server.sales import service
-from server.sales.models import CartItem, Order, OrderStatus
+from server.sales.models import CartItem, Order, OrderStatus, RefundRequest, RefundRequestStatus
 from server.sales.schemas import (
     BuyNow,
     CartItemOut,
@@ -26,6 +26,8 @@ from server.sales.schemas import (
     PayOrders,
     RefundIn,
     RefundOut,
+    RefundRequestIn,
+    RefundRequestOut,
     TicketIn,
 )
 from server.sales.settings import SalesSettings, get_sales_settings
@@ -89,6 +91,24 @@ def order_out(order: Order, language: str | None = None) -> OrderOut:
             )
             for item in order.items
         ],
+    )
+
+
+def refund_request_out(request: RefundRequest, language: str | None = None) -> RefundRequestOut:
+    return RefundRequestOut(
+        id=request.id,
+        order_id=request.order_id,
+        merchant_id=request.merchant_id,
+        status=request.status,
+        status_message=translate(f"sales.refund_request_status.{request.status.value}", language),
+        item_ids=request.item_ids,
+        amount_fen=request.amount_fen,
+        currency=request.order.currency,
+        reason=request.reason,
+        created_at=request.created_at,
+        decided_at=request.decided_at,
+        decision_note=request.decision_note,
+        refund_id=request.refund_id,
     )
 
 
@@ -184,6 +204,57 @@ def pay_orders(
         currency=payment.currency,
         checkout=checkout,
     )
+
+
+# --- visitor: refund requests -----------------------------------------------------------------
+
+
+@visitor_router.post("/orders/{order_id}/refund-requests", status_code=status.HTTP_201_CREATED)
+def request_refund(
+    order_id: int,
+    body: RefundRequestIn,
+    who: Visitor,
+    session: DbSession,
+    now: Now,
+    config: SalesConfig,
+    language: Language,
+) -> RefundRequestOut:
+    """Ask for unused tickets of my paid order back, before each ticket's deadline; the
+    merchant decides."""
+    request = service.request_refund(
+        session,
+        who.user_id,
+        order_id,
+        item_ids=body.item_ids,
+        reason=body.reason,
+        now=now,
+        config=config,
+    )
+    return refund_request_out(request, language)
+
+
+@visitor_router.get("/refund-requests")
+def list_my_refund_requests(
+    who: Visitor, session: DbSession, language: Language
+) -> list[RefundRequestOut]:
+    requests = service.list_visitor_refund_requests(session, who.user_id)
+    return [refund_request_out(request, language) for request in requests]
+
+
+@visitor_router.get("/refund-requests/{request_id}")
+def read_my_refund_request(
+    request_id: int, who: Visitor, session: DbSession, language: Language
+) -> RefundRequestOut:
+    request = service.get_visitor_refund_request(session, who.user_id, request_id)
+    return refund_request_out(request, language)
+
+
+@visitor_router.post("/refund-requests/{request_id}/withdraw")
+def withdraw_my_refund_request(
+    request_id: int, who: Visitor, session: DbSession, now: Now, language: Language
+) -> RefundRequestOut:
+    request = service.withdraw_refund_request(session, who.user_id, request_id, now)
+    return refund_request_out(request, language)
 
 
 # --- merchant: orders, approval, refunds ---------------------------------------------------------
@@ -288,3 +359,72 @@ def refund(
         now=now,
     )
     return RefundOut.model_validate(made)
+
+
+# --- merchant: refund requests ------------------------------------------------------------------
+
+
+@merchant_router.get("/refund-requests")
+def list_refund_requests(
+    who: MerchantMember,
+    session: DbSession,
+    language: Language,
+    request_status: Annotated[list[RefundRequestStatus] | None, Query(alias="status")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[RefundRequestOut]:
+    """Visitors' refund requests, oldest first; by default the pending ones (the queue)."""
+    requests = service.list_refund_requests(
+        session,
+        who.merchant_id,
+        statuses=request_status or [RefundRequestStatus.PENDING],
+        limit=limit,
+        offset=offset,
+    )
+    return [refund_request_out(request, language) for request in requests]
+
+
+@merchant_router.get("/refund-requests/{request_id}")
+def read_refund_request(
+    request_id: int, who: MerchantMember, session: DbSession, language: Language
+) -> RefundRequestOut:
+    request = service.get_refund_request(session, who.merchant_id, request_id)
+    return refund_request_out(request, language)
+
+
+@merchant_router.post("/refund-requests/{request_id}/approve")
+def approve_refund_request(
+    request_id: int,
+    body: Decision,
+    who: MerchantManager,
+    session: DbSession,
+    now: Now,
+    providers: Providers,
+    language: Language,
+) -> RefundRequestOut:
+    """Grant the refund: money back, tickets revoked and pushed to the gates."""
+    request = service.approve_refund_request(
+        session,
+        who.merchant_id,
+        request_id,
+        staff_user_id=who.user_id,
+        note=body.note,
+        providers=providers,
+        now=now,
+    )
+    return refund_request_out(request, language)
+
+
+@merchant_router.post("/refund-requests/{request_id}/reject")
+def reject_refund_request(
+    request_id: int,
+    body: Decision,
+    who: MerchantManager,
+    session: DbSession,
+    now: Now,
+    language: Language,
+) -> RefundRequestOut:
+    request = service.reject_refund_request(
+        session, who.merchant_id, request_id, staff_user_id=who.user_id, note=body.note, now=now
+    )
+    return refund_request_out(request, language)

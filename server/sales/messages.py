@@ -82,6 +82,46 @@ register_messages(
             "zh-CN": "订单已由购票人取消",
             "en": "The order was cancelled by the buyer",
         },
+        "sales.refund_request_not_found": {
+            "zh-CN": "退款申请不存在",
+            "en": "Refund request not found",
+        },
+        "sales.refund_already_requested": {
+            "zh-CN": "该订单已有待商家处理的退款申请",
+            "en": "This order already has a refund request waiting for the merchant",
+        },
+        "sales.ticket_used": {
+            "zh-CN": "第 {item_id} 张票已使用，不能退款",
+            "en": "Ticket {item_id} has been used and cannot be refunded",
+        },
+        "sales.refund_window_closed": {
+            "zh-CN": "第 {item_id} 张票已过申请退款的期限",
+            "en": "The time to ask for a refund of ticket {item_id} has passed",
+        },
+        "sales.nothing_refundable": {
+            "zh-CN": "该订单没有可申请退款的票（已使用、已退款或已过期限）",
+            "en": "No ticket of this order can be refunded (used, refunded or past the deadline)",
+        },
+        "sales.refund_request_not_pending": {
+            "zh-CN": "该退款申请已处理或已撤回",
+            "en": "The refund request has already been decided or withdrawn",
+        },
+        "sales.refund_request_status.pending": {
+            "zh-CN": "等待商家审核",
+            "en": "Waiting for the merchant's decision",
+        },
+        "sales.refund_request_status.approved": {
+            "zh-CN": "商家已同意，票已作废，款项原路退回",
+            "en": "Approved: the tickets are void and the money goes back the way it was paid",
+        },
+        "sales.refund_request_status.rejected": {
+            "zh-CN": "商家未同意退款，票仍然有效",
+            "en": "The merchant declined the refund; the tickets remain valid",
+        },
+        "sales.refund_request_status.withdrawn": {
+            "zh-CN": "申请已撤回，票仍然有效",
+            "en": "The request was withdrawn; the tickets remain valid",
+        },
         "sales.refund_sold_out_after_expiry": {
             "zh-CN": "订单过期后票已售罄，款项原路退回",
             "en": "The tickets sold out after the order expired; the payment is returned",

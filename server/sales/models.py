@@ -11,7 +11,7 @@ import enum
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, Column, ForeignKey, String, Table
+from sqlalchemy import JSON, CheckConstraint, Column, ForeignKey, String, Table, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from server.accounts.models import _enum_column
@@ -41,6 +41,13 @@ class CloseReason(enum.StrEnum):
 class ItemStatus(enum.StrEnum):
     ACTIVE = "active"
     REFUNDED = "refunded"
+
+
+class RefundRequestStatus(enum.StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
 
 
 class CartItem(TenantMixin, Base):
@@ -143,3 +150,39 @@ class Refund(TenantMixin, Base):
         ForeignKey("users.id", ondelete="SET NULL")
     )
     created_at: Mapped[datetime]
+
+
+class RefundRequest(TenantMixin, Base):
+    """A visitor asking for unused tickets of their paid order back. A manager approves it (the
+    refund then goes through :func:`server.sales.service.refund_order`, like a staff refund) or
+    rejects it; the visitor may withdraw it while it is pending."""
+
+    __tablename__ = "refund_requests"
+    __table_args__ = (UniqueConstraint("pending_order_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    visitor_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    #: The order items asked for, ascending.
+    item_ids: Mapped[list[int]] = mapped_column(JSON)
+    #: What the items cost when asked (the refund itself is summed again on approval).
+    amount_fen: Mapped[int]
+    reason: Mapped[str] = mapped_column(String(500))
+    status: Mapped[RefundRequestStatus] = mapped_column(
+        _enum_column(RefundRequestStatus, "refund_request_status"), index=True
+    )
+    #: The order's id while the request is pending, null once decided: at most one pending
+    #: request per order (NULLs never collide in a unique constraint).
+    pending_order_id: Mapped[int | None]
+    created_at: Mapped[datetime]
+    decided_at: Mapped[datetime | None]
+    decided_by_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    decision_note: Mapped[str] = mapped_column(String(500), default="")
+    #: The refund an approval made.
+    refund_id: Mapped[int | None] = mapped_column(ForeignKey("refunds.id", ondelete="SET NULL"))
+
+    order: Mapped[Order] = relationship()

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from server.catalog.models import TicketType
@@ -22,6 +23,8 @@ from server.sales.models import (
     OrderItem,
     OrderStatus,
     Refund,
+    RefundRequest,
+    RefundRequestStatus,
     order_payments,
 )
 from server.tenancy import get_owned, scoped_select
@@ -59,7 +62,7 @@ def clear_cart(session: Session, user_id: int, item_ids: Collection[int]) -> Non
     )
 
 
-def add(session: Session, row: CartItem | Order | OrderItem | Refund) -> None:
+def add(session: Session, row: CartItem | Order | OrderItem | Refund | RefundRequest) -> None:
     session.add(row)
     session.flush()
 
@@ -195,3 +198,88 @@ def ticket_types_by_id(session: Session, ids: Collection[int]) -> dict[int, Tick
         .options(selectinload(TicketType.zones), selectinload(TicketType.event))
     )
     return {ticket_type.id: ticket_type for ticket_type in session.scalars(query)}
+
+
+# --- refund requests ----------------------------------------------------------------------------
+
+
+def add_refund_request_once(session: Session, request: RefundRequest) -> bool:
+    """Store a pending request; False if the order already has one (a concurrent request won)."""
+    try:
+        with session.begin_nested():
+            session.add(request)
+            session.flush()
+    except IntegrityError:
+        return False
+    return True
+
+
+def pending_refund_request(session: Session, order_id: int) -> RefundRequest | None:
+    return session.scalar(select(RefundRequest).where(RefundRequest.pending_order_id == order_id))
+
+
+def get_refund_request(session: Session, merchant_id: int, request_id: int) -> RefundRequest | None:
+    return get_owned(session, RefundRequest, merchant_id, request_id)
+
+
+def get_visitor_refund_request(
+    session: Session, user_id: int, request_id: int
+) -> RefundRequest | None:
+    request = session.get(RefundRequest, request_id)
+    return request if request is not None and request.visitor_user_id == user_id else None
+
+
+def list_visitor_refund_requests(session: Session, user_id: int) -> Sequence[RefundRequest]:
+    query = (
+        select(RefundRequest)
+        .where(RefundRequest.visitor_user_id == user_id)
+        .options(selectinload(RefundRequest.order))
+        .order_by(RefundRequest.id.desc())
+    )
+    return session.scalars(query).all()
+
+
+def list_refund_requests(
+    session: Session,
+    merchant_id: int,
+    *,
+    statuses: Collection[RefundRequestStatus],
+    limit: int,
+    offset: int,
+) -> Sequence[RefundRequest]:
+    query = (
+        scoped_select(RefundRequest, merchant_id)
+        .where(RefundRequest.status.in_(list(statuses)))
+        .options(selectinload(RefundRequest.order))
+        .order_by(RefundRequest.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return session.scalars(query).all()
+
+
+def decide_refund_request(
+    session: Session, request_id: int, status: RefundRequestStatus, values: dict[str, Any]
+) -> bool:
+    """Move a pending request to ``status``; True if this call did (once per request)."""
+    result = session.execute(
+        update(RefundRequest)
+        .where(RefundRequest.id == request_id, RefundRequest.status == RefundRequestStatus.PENDING)
+        .values(status=status, pending_order_id=None, **values)
+        .execution_options(synchronize_session=False)
+    )
+    changed: bool = getattr(result, "rowcount", 0) == 1
+    if changed:
+        request = session.get(RefundRequest, request_id)
+        if request is not None:
+            session.refresh(request)
+    return changed
+
+
+def set_refund_of_request(session: Session, request_id: int, refund_id: int) -> None:
+    session.execute(
+        update(RefundRequest)
+        .where(RefundRequest.id == request_id)
+        .values(refund_id=refund_id)
+        .execution_options(synchronize_session=False)
+    )

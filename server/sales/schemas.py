@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from server.sales.models import CloseReason, ItemStatus, OrderStatus
+from server.sales.models import CloseReason, ItemStatus, OrderStatus, RefundRequestStatus
 
 
 class TicketIn(BaseModel):
@@ -114,3 +114,33 @@ class RefundOut(BaseModel):
     reason: str
     provider_refund_id: str | None
     created_at: datetime
+
+
+class RefundRequestIn(BaseModel):
+    """A visitor asks for tickets of their paid order back."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    item_ids: list[int] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        description="Order items to refund; omitted: every ticket that may still be refunded",
+    )
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class RefundRequestOut(BaseModel):
+    id: int
+    order_id: int
+    merchant_id: int
+    status: RefundRequestStatus
+    status_message: str = Field(description="``status`` in the request's language")
+    item_ids: list[int]
+    amount_fen: int
+    currency: str
+    reason: str
+    created_at: datetime
+    decided_at: datetime | None
+    decision_note: str
+    refund_id: int | None = Field(description="The refund an approval made")

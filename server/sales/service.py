@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -24,7 +24,7 @@ from server.catalog import repository as catalog_repo
 from server.catalog.holders import HolderFieldConfig, validate_holder
 from server.catalog.models import TicketType
 from server.catalog.service import is_on_sale
-from server.errors import Conflict, Invalid, NotFound
+from server.errors import AdmitError, Conflict, Invalid, NotFound
 from server.payments import service as payments
 from server.payments.models import Payment
 from server.payments.providers import PaymentProvider
@@ -38,9 +38,13 @@ from server.sales.models import (
     OrderItem,
     OrderStatus,
     Refund,
+    RefundRequest,
+    RefundRequestStatus,
 )
 from server.sales.settings import SalesSettings
+from server.tickets import repository as tickets_repo
 from server.tickets import service as tickets
+from server.tickets.models import Ticket, TicketStatus
 
 log = logging.getLogger(__name__)
 
@@ -663,3 +667,212 @@ def refund_order(
 
 def _revoke_tickets(session: Session, part: RefundedPart, now: datetime) -> None:
     tickets.revoke_for_order(session, part, "refunded", now=now)
+
+
+# --- visitors' refund requests ------------------------------------------------------------------
+
+
+def refund_request_deadline(
+    ticket: Ticket, event_starts_at: datetime, cutoff: timedelta
+) -> datetime:
+    """Until when a visitor may ask for this ticket's refund: ``cutoff`` before its admission
+    starts (its validity start, e.g. a visit date's morning; else its event's start)."""
+    admission_starts = ticket.valid_from or event_starts_at
+    return admission_starts - cutoff
+
+
+def _refusal(
+    item: OrderItem, ticket: Ticket | None, now: datetime, cutoff: timedelta
+) -> AdmitError | None:
+    """Why this active item cannot be asked back now, or None if it can."""
+    if ticket is None or ticket.status is not TicketStatus.VALID:
+        return Invalid("sales.item_not_refundable", item_id=item.id)
+    if ticket.entries_used > 0:
+        return Conflict("sales.ticket_used", item_id=item.id)
+    deadline = refund_request_deadline(ticket, item.ticket_type.event.starts_at, cutoff)
+    if now >= deadline:
+        return Conflict(
+            "sales.refund_window_closed",
+            item_id=item.id,
+            detail={"item_id": item.id, "deadline": deadline.isoformat()},
+        )
+    return None
+
+
+def _tickets_by_item(session: Session, order: Order) -> dict[int, Ticket]:
+    issued = tickets.find_tickets(session, order.merchant_id, order_id=order.id, limit=1000)
+    return {ticket.order_item_id: ticket for ticket in issued}
+
+
+def request_refund(
+    session: Session,
+    user_id: int,
+    order_id: int,
+    *,
+    item_ids: Collection[int] | None,
+    reason: str,
+    now: datetime,
+    config: SalesSettings,
+) -> RefundRequest:
+    """A visitor asks for unused tickets of their paid order back, before each ticket's
+    :func:`refund_request_deadline`. Omitted ``item_ids``: every ticket that may still be asked
+    back. One pending request per order; a manager decides it."""
+    order = get_visitor_order(session, user_id, order_id)
+    if order.status is not OrderStatus.PAID:
+        raise Conflict("sales.order_not_refundable")
+    if repo.pending_refund_request(session, order.id) is not None:
+        raise Conflict("sales.refund_already_requested")
+    active = {item.id: item for item in order.items if item.status is ItemStatus.ACTIVE}
+    issued = _tickets_by_item(session, order)
+    cutoff = config.refund_request_cutoff
+    if item_ids is None:
+        chosen = [
+            item
+            for item in active.values()
+            if _refusal(item, issued.get(item.id), now, cutoff) is None
+        ]
+        if not chosen:
+            raise Conflict("sales.nothing_refundable")
+    else:
+        chosen = []
+        for item_id in sorted(set(item_ids)):
+            if item_id not in active:
+                raise Invalid("sales.item_not_refundable", item_id=item_id)
+            refusal = _refusal(active[item_id], issued.get(item_id), now, cutoff)
+            if refusal is not None:
+                raise refusal
+            chosen.append(active[item_id])
+        if not chosen:
+            raise Invalid("sales.nothing_refundable")
+    request = RefundRequest(
+        merchant_id=order.merchant_id,
+        order_id=order.id,
+        visitor_user_id=user_id,
+        item_ids=sorted(item.id for item in chosen),
+        amount_fen=sum(item.price_fen for item in chosen),
+        reason=reason,
+        status=RefundRequestStatus.PENDING,
+        pending_order_id=order.id,
+        created_at=now,
+        decision_note="",
+    )
+    if not repo.add_refund_request_once(session, request):
+        raise Conflict("sales.refund_already_requested")
+    return request
+
+
+def get_visitor_refund_request(session: Session, user_id: int, request_id: int) -> RefundRequest:
+    request = repo.get_visitor_refund_request(session, user_id, request_id)
+    if request is None:
+        raise NotFound("sales.refund_request_not_found")
+    return request
+
+
+def list_visitor_refund_requests(session: Session, user_id: int) -> Sequence[RefundRequest]:
+    return repo.list_visitor_refund_requests(session, user_id)
+
+
+def withdraw_refund_request(
+    session: Session, user_id: int, request_id: int, now: datetime
+) -> RefundRequest:
+    """The visitor no longer wants the refund (only while it is pending)."""
+    request = get_visitor_refund_request(session, user_id, request_id)
+    if not repo.decide_refund_request(
+        session, request.id, RefundRequestStatus.WITHDRAWN, {"decided_at": now}
+    ):
+        raise Conflict("sales.refund_request_not_pending")
+    return request
+
+
+# --- merchants' decisions on refund requests ----------------------------------------------------
+
+
+def get_refund_request(session: Session, merchant_id: int, request_id: int) -> RefundRequest:
+    request = repo.get_refund_request(session, merchant_id, request_id)
+    if request is None:
+        raise NotFound("sales.refund_request_not_found")
+    return request
+
+
+def list_refund_requests(
+    session: Session,
+    merchant_id: int,
+    *,
+    statuses: Collection[RefundRequestStatus],
+    limit: int = 50,
+    offset: int = 0,
+) -> Sequence[RefundRequest]:
+    return repo.list_refund_requests(
+        session, merchant_id, statuses=statuses, limit=limit, offset=offset
+    )
+
+
+def _lock_unused_tickets(session: Session, order: Order, item_ids: Collection[int]) -> None:
+    """Row-lock the requested items' tickets and check they are still unused, so a check-in
+    racing the approval either lands first (the approval is refused) or finds the ticket
+    revoked (its conditional entry claim fails)."""
+    issued = _tickets_by_item(session, order)
+    for item_id in sorted(item_ids):
+        ticket = issued.get(item_id)
+        if ticket is not None:
+            ticket = tickets_repo.lock_ticket(session, order.merchant_id, ticket.id)
+        if ticket is not None:
+            tickets_repo.reload_ticket(session, ticket)  # the row as locked, not as first read
+        if ticket is None or ticket.status is not TicketStatus.VALID:
+            raise Invalid("sales.item_not_refundable", item_id=item_id)
+        if ticket.entries_used > 0:
+            raise Conflict("sales.ticket_used", item_id=item_id)
+
+
+def approve_refund_request(
+    session: Session,
+    merchant_id: int,
+    request_id: int,
+    *,
+    staff_user_id: int,
+    note: str,
+    providers: dict[str, PaymentProvider],
+    now: datetime,
+) -> RefundRequest:
+    """Grant a pending request: its tickets must still be unused; the refund then goes through
+    :func:`refund_order` (money back through the payment's provider, tickets revoked and the
+    revocation pushed to the gates, stock back where the type restocks). Any refusal rolls the
+    whole decision back (the request stays pending for the manager to reject)."""
+    request = get_refund_request(session, merchant_id, request_id)
+    decision = {"decided_at": now, "decided_by_user_id": staff_user_id, "decision_note": note}
+    if not repo.decide_refund_request(session, request.id, RefundRequestStatus.APPROVED, decision):
+        raise Conflict("sales.refund_request_not_pending")
+    order = get_merchant_order(session, merchant_id, request.order_id)
+    if order.status is not OrderStatus.PAID:
+        raise Conflict("sales.order_not_refundable")
+    _lock_unused_tickets(session, order, request.item_ids)
+    refund = refund_order(
+        session,
+        merchant_id,
+        order.id,
+        item_ids=request.item_ids,
+        reason=request.reason,
+        staff_user_id=staff_user_id,
+        providers=providers,
+        now=now,
+    )
+    repo.set_refund_of_request(session, request.id, refund.id)
+    session.refresh(request)
+    return request
+
+
+def reject_refund_request(
+    session: Session,
+    merchant_id: int,
+    request_id: int,
+    *,
+    staff_user_id: int,
+    note: str,
+    now: datetime,
+) -> RefundRequest:
+    """Refuse a pending request; the tickets stay valid."""
+    request = get_refund_request(session, merchant_id, request_id)
+    decision = {"decided_at": now, "decided_by_user_id": staff_user_id, "decision_note": note}
+    if not repo.decide_refund_request(session, request.id, RefundRequestStatus.REJECTED, decision):
+        raise Conflict("sales.refund_request_not_pending")
+    return request

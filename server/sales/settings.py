@@ -23,6 +23,9 @@ class SalesSettings(BaseSettings):
     order_approval_ttl: timedelta = Field(default=timedelta(hours=48), gt=timedelta(0))
     #: How often the expiry sweep looks for unpaid or undecided orders past their time.
     order_expiry_interval: timedelta = timedelta(seconds=30)
+    #: Visitors may ask for a ticket's refund until this long before its admission starts
+    #: (its validity start, else its event's start) (``ADMIT_REFUND_REQUEST_CUTOFF``).
+    refund_request_cutoff: timedelta = Field(default=timedelta(0), ge=timedelta(0))
     #: Tickets in one checkout or buy-now request.
     max_tickets_per_checkout: int = Field(default=50, ge=1)
 

@@ -30,6 +30,23 @@ def _paid(world: TenancyWorld) -> dict[str, Any]:
     return _order(world, price_fen=0)
 
 
+def _refund_request(world: TenancyWorld) -> dict[str, Any]:
+    made = on_sale(world.client, world.victim, NOW, price_fen=0)
+    visitor = world.accounts.visitor()
+    order = world.client.post(
+        "/api/sales/buy-now",
+        json={"tickets": [{"ticket_type_id": made.ticket_type_id}]},
+        headers=visitor.headers,
+    ).json()[0]
+    request = world.client.post(
+        f"/api/sales/orders/{order['id']}/refund-requests",
+        json={"reason": "test"},
+        headers=visitor.headers,
+    )
+    assert request.status_code == 201, request.text
+    return {"request_id": request.json()["id"]}
+
+
 CASES = [
     OwnedEndpoint("read order", "GET", "/api/merchant/orders/{order_id}", _order),
     OwnedEndpoint(
@@ -44,5 +61,22 @@ CASES = [
         "/api/merchant/orders/{order_id}/refund",
         _paid,
         {"reason": "test"},
+    ),
+    OwnedEndpoint(
+        "read refund request", "GET", "/api/merchant/refund-requests/{request_id}", _refund_request
+    ),
+    OwnedEndpoint(
+        "approve refund request",
+        "POST",
+        "/api/merchant/refund-requests/{request_id}/approve",
+        _refund_request,
+        {},
+    ),
+    OwnedEndpoint(
+        "reject refund request",
+        "POST",
+        "/api/merchant/refund-requests/{request_id}/reject",
+        _refund_request,
+        {},
     ),
 ]

@@ -1,0 +1,491 @@
+"""Visitors' refund requests: only their own paid orders, only unused tickets, only before each
+ticket's admission starts; a manager approves (through the staff refund path: money back,
+tickets revoked and announced to the gates) or rejects; one pending request per order; a
+check-in racing the approval never leaves a used ticket refunded."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from server.accounts.models import MerchantRole
+from server.catalog.models import TicketType
+from server.clock import ManualClock
+from server.db import Database
+from server.errors import AdmitError
+from server.payments.providers import SandboxProvider, make_providers
+from server.sales import service
+from server.sales.models import RefundRequest, RefundRequestStatus
+from server.sales.settings import SalesSettings
+from server.signals import tickets_revoked
+from server.tickets import repository as tickets_repo
+from server.tickets.models import Ticket, TicketStatus
+from tests.server.catalog.builders import OnSale, on_sale
+from tests.server.helpers import Account, AccountFactory, error_code
+
+EN = {"Accept-Language": "en"}
+
+
+@dataclass
+class Bought:
+    made: OnSale
+    visitor: Account
+    order_id: int
+    item_ids: list[int]
+
+    @property
+    def manager(self) -> dict[str, str]:
+        return self.made.merchant.owner.headers
+
+
+def _buy_and_pay(
+    client: TestClient,
+    accounts: AccountFactory,
+    clock: ManualClock,
+    count: int = 2,
+    **ticket_type: Any,
+) -> Bought:
+    """A visitor's order of ``count`` tickets, paid in cash at the counter."""
+    made = on_sale(client, accounts.merchant(), clock(), **ticket_type)
+    visitor = accounts.visitor()
+    ticket: dict[str, Any] = {"ticket_type_id": made.ticket_type_id}
+    if ticket_type.get("needs_visit_date"):
+        ticket["visit_date"] = (clock() + timedelta(days=3)).date().isoformat()
+    tickets = [ticket] * count
+    order = client.post("/api/sales/buy-now", json={"tickets": tickets}, headers=visitor.headers)
+    assert order.status_code == 201, order.text
+    body = order.json()[0]
+    if body["status"] != "paid":
+        cash = client.post(
+            "/api/merchant/payments/cash",
+            json={"order_ids": [body["id"]]},
+            headers=made.merchant.owner.headers,
+        )
+        assert cash.status_code == 201, cash.text
+    return Bought(made, visitor, body["id"], [item["id"] for item in body["items"]])
+
+
+def _ask(client: TestClient, bought: Bought, **body: Any) -> Any:
+    return client.post(
+        f"/api/sales/orders/{bought.order_id}/refund-requests",
+        json={"reason": "cannot come", **body},
+        headers={**bought.visitor.headers, **EN},
+    )
+
+
+def _tickets(database: Database, order_id: int) -> dict[int, Ticket]:
+    with database.sessions() as session:
+        found = session.scalars(select(Ticket).where(Ticket.order_id == order_id))
+        return {ticket.order_item_id: ticket for ticket in found}
+
+
+def _use(database: Database, ticket_id: int) -> None:
+    """Admit the ticket once, the way check-in does (the conditional entry claim)."""
+    with database.sessions.begin() as session:
+        ticket = session.get_one(Ticket, ticket_id)
+        assert tickets_repo.claim_entry(session, ticket) is not None
+
+
+def _sold(database: Database, ticket_type_id: int) -> int:
+    with database.sessions() as session:
+        return session.get_one(TicketType, ticket_type_id).sold
+
+
+class Revocations:
+    def __init__(self) -> None:
+        self.ticket_ids: list[int] = []
+
+    def __call__(self, session: Session, tickets: Sequence[Any]) -> None:
+        self.ticket_ids.extend(ticket.id for ticket in tickets)
+
+
+@pytest.fixture
+def revocations() -> Iterator[Revocations]:
+    """What ``tickets_revoked`` announced (the fleet turns it into the gates' revocation list)."""
+    recorder = Revocations()
+    tickets_revoked.connect(recorder)
+    yield recorder
+    tickets_revoked.disconnect(recorder)
+
+
+def test_a_visitor_asks_a_manager_approves_and_the_ticket_is_revoked_and_refunded(
+    client: TestClient,
+    accounts: AccountFactory,
+    clock: ManualClock,
+    database: Database,
+    revocations: Revocations,
+) -> None:
+    bought = _buy_and_pay(client, accounts, clock, restock_on_refund=True)
+    first, second = bought.item_ids
+    asked = _ask(client, bought, item_ids=[first])
+    assert asked.status_code == 201, asked.text
+    request = asked.json()
+    assert request["status"] == "pending" and request["item_ids"] == [first]
+    assert (request["amount_fen"], request["currency"]) == (8800, "CNY")
+    assert request["status_message"] == "Waiting for the merchant's decision"
+
+    mine = client.get("/api/sales/refund-requests", headers=bought.visitor.headers).json()
+    assert [r["id"] for r in mine] == [request["id"]]
+    queue = client.get("/api/merchant/refund-requests", headers=bought.manager).json()
+    assert [r["id"] for r in queue] == [request["id"]]
+
+    approved = client.post(
+        f"/api/merchant/refund-requests/{request['id']}/approve",
+        json={"note": "ok"},
+        headers=bought.manager,
+    )
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["status"] == "approved"
+    assert approved.json()["refund_id"] is not None
+
+    tickets = _tickets(database, bought.order_id)
+    assert tickets[first].status is TicketStatus.REVOKED
+    assert tickets[first].revoke_reason == "refunded"
+    assert tickets[second].status is TicketStatus.VALID
+    assert revocations.ticket_ids == [tickets[first].id]
+    assert _sold(database, bought.made.ticket_type_id) == 1
+    order = client.get(f"/api/merchant/orders/{bought.order_id}", headers=bought.manager).json()
+    assert order["status"] == "paid" and order["refunded_fen"] == 8800
+    seen = client.get(
+        f"/api/sales/refund-requests/{request['id']}",
+        headers={**bought.visitor.headers, "Accept-Language": "zh-CN"},
+    ).json()
+    assert seen["status_message"] == "商家已同意，票已作废，款项原路退回"
+    assert client.get("/api/merchant/refund-requests", headers=bought.manager).json() == []
+    done = client.get(
+        "/api/merchant/refund-requests?status=approved", headers=bought.manager
+    ).json()
+    assert [r["id"] for r in done] == [request["id"]]
+
+
+def test_money_goes_back_through_the_payment_provider(
+    client: TestClient, accounts: AccountFactory, clock: ManualClock
+) -> None:
+    made = on_sale(client, accounts.merchant(), clock())
+    visitor = accounts.visitor()
+    order = client.post(
+        "/api/sales/buy-now",
+        json={"tickets": [{"ticket_type_id": made.ticket_type_id}]},
+        headers=visitor.headers,
+    ).json()[0]
+    started = client.post(
+        "/api/sales/payments",
+        json={"order_ids": [order["id"]], "provider": "sandbox"},
+        headers=visitor.headers,
+    ).json()
+    sandbox = SandboxProvider.from_settings(client.app.state.settings)  # type: ignore[attr-defined]
+    headers, body = sandbox.notification(
+        reference=started["reference"],
+        provider_txn_id="wx-7",
+        amount_fen=started["amount_fen"],
+        currency="CNY",
+        now=clock(),
+    )
+    assert client.post("/api/payments/sandbox/notify", content=body, headers=headers).is_success
+    bought = Bought(made, visitor, order["id"], [order["items"][0]["id"]])
+    request = _ask(client, bought).json()
+    client.post(
+        f"/api/merchant/refund-requests/{request['id']}/approve", json={}, headers=bought.manager
+    )
+    payment = client.get(
+        f"/api/merchant/payments/{started['payment_id']}", headers=bought.manager
+    ).json()
+    assert payment["refunded_fen"] == 8800
+    read = client.get(f"/api/sales/orders/{order['id']}", headers=visitor.headers).json()
+    assert read["status"] == "refunded"
+
+
+def test_omitting_items_asks_for_every_unused_ticket(
+    client: TestClient, accounts: AccountFactory, clock: ManualClock, database: Database
+) -> None:
+    bought = _buy_and_pay(client, accounts, clock, count=3)
+    tickets = _tickets(database, bought.order_id)
+    _use(database, tickets[bought.item_ids[1]].id)
+    request = _ask(client, bought).json()
+    assert request["item_ids"] == [bought.item_ids[0], bought.item_ids[2]]
+    assert request["amount_fen"] == 2 * 8800
+
+
+def test_used_tickets_cannot_be_asked_back(
+    client: TestClient, accounts: AccountFactory, clock: ManualClock, database: Database
+) -> None:
+    bought = _buy_and_pay(client, accounts, clock, count=1)
+    _use(database, _tickets(database, bought.order_id)[bought.item_ids[0]].id)
+    named = _ask(client, bought, item_ids=bought.item_ids)
+    assert named.status_code == 409
+    assert error_code(named) == "sales.ticket_used"
+    assert named.json()["error"]["message"] == (
+        f"Ticket {bought.item_ids[0]} has been used and cannot be refunded"
+    )
+    everything = _ask(client, bought)
+    assert everything.status_code == 409
+    assert error_code(everything) == "sales.nothing_refundable"
+
+
+def test_a_ticket_used_after_the_request_makes_the_approval_fail_and_nothing_moves(
+    client: TestClient, accounts: AccountFactory, clock: ManualClock, database: Database
+) -> None:
+    bought = _buy_and_pay(client, accounts, clock, count=1)
+    request = _ask(client, bought).json()
+    ticket = _tickets(database, bought.order_id)[bought.item_ids[0]]
+    _use(database, ticket.id)
+    refused = client.post(
+        f"/api/merchant/refund-requests/{request['id']}/approve",
+        json={},
+        headers={**bought.manager, **EN},
+    )
+    assert refused.status_code == 409
+    assert error_code(refused) == "sales.ticket_used"
+    assert _tickets(database, bought.order_id)[bought.item_ids[0]].status is TicketStatus.VALID
+    still = client.get(f"/api/merchant/refund-requests/{request['id']}", headers=bought.manager)
+    assert still.json()["status"] == "pending"
+    rejected = client.post(
+        f"/api/merchant/refund-requests/{request['id']}/reject",
+        json={"note": "already used"},
+        headers=bought.manager,
+    ).json()
+    assert (rejected["status"], rejected["decision_note"]) == ("rejected", "already used")
+    order = client.get(f"/api/merchant/orders/{bought.order_id}", headers=bought.manager).json()
+    assert order["refunded_fen"] == 0
+
+
+@pytest.mark.parametrize("repeat", range(3))
+def test_a_check_in_racing_the_approval_never_leaves_a_used_ticket_refunded(
+    repeat: int,
+    client: TestClient,
+    accounts: AccountFactory,
+    clock: ManualClock,
+    database: Database,
+) -> None:
+    bought = _buy_and_pay(client, accounts, clock, count=1)
+    request_id = _ask(client, bought).json()["id"]
+    ticket_id = _tickets(database, bought.order_id)[bought.item_ids[0]].id
+    barrier = threading.Barrier(2)
+    outcome: dict[str, object] = {}
+
+    def approve() -> None:
+        barrier.wait()
+        try:
+            with database.sessions.begin() as session:
+                service.approve_refund_request(
+                    session,
+                    bought.made.merchant.merchant_id,
+                    request_id,
+                    staff_user_id=bought.made.merchant.owner.user_id,
+                    note="",
+                    providers=make_providers(client.app.state.settings),  # type: ignore[attr-defined]
+                    now=clock(),
+                )
+            outcome["approve"] = "approved"
+        except AdmitError as exc:
+            outcome["approve"] = exc.code
+
+    def check_in() -> None:
+        barrier.wait()
+        with database.sessions.begin() as session:
+            ticket = session.get_one(Ticket, ticket_id)
+            outcome["entry"] = tickets_repo.claim_entry(session, ticket)
+
+    threads = [threading.Thread(target=approve), threading.Thread(target=check_in)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with database.sessions() as session:
+        ticket = session.get_one(Ticket, ticket_id)
+        request = session.get_one(RefundRequest, request_id)
+    if outcome["approve"] == "approved":
+        assert outcome["entry"] is None
+        assert (ticket.status, ticket.entries_used) == (TicketStatus.REVOKED, 0)
+        assert request.status is RefundRequestStatus.APPROVED
+    else:
+        assert outcome == {"approve": "sales.ticket_used", "entry": 1}
+        assert (ticket.status, ticket.entries_used) == (TicketStatus.VALID, 1)
+        assert request.status is RefundRequestStatus.PENDING
+
+
+def test_two_managers_approving_at_once_refund_once(
+    client: TestClient, accounts: AccountFactory, clock: ManualClock, database: Database
+) -> None:
+    bought = _buy_and_pay(client, accounts, clock, count=1)
+    request_id = _ask(client, bought).json()["id"]
+    barrier = threading.Barrier(2)
+    codes: list[str] = []
+    lock = threading.Lock()
+
+    def approve() -> None:
+        barrier.wait()
+        try:
+            with database.sessions.begin() as session:
+                service.approve_refund_request(
+                    session,
+                    bought.made.merchant.merchant_id,
+                    request_id,
+                    staff_user_id=bought.made.merchant.owner.user_id,
+                    note="",
+                    providers=make_providers(client.app.state.settings),  # type: ignore[attr-defined]
+                    now=clock(),
+                )
+            code = "approved"
+        except AdmitError as exc:
+            code = exc.code
+        with lock:
+            codes.append(code)
+
+    threads = [threading.Thread(target=approve) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(codes) == ["approved", "sales.refund_request_not_pending"]
+    order = client.get(f"/api/merchant/orders/{bought.order_id}", headers=bought.manager).json()
+    assert order["refunded_fen"] == 8800
+
+
+def test_requests_close_when_admission_starts(
+    client: TestClient, accounts: AccountFactory, clock: ManualClock
+) -> None:
+    """The event starts a day after the builders' ``now``: asking is possible until then."""
+    bought = _buy_and_pay(client, accounts, clock, count=1)
+    clock.advance(timedelta(days=1))
+    late = _ask(client, bought, item_ids=bought.item_ids)
+    assert late.status_code == 409
+    assert error_code(late) == "sales.refund_window_closed"
+    assert late.json()["error"]["detail"]["item_id"] == bought.item_ids[0]
+    assert error_code(_ask(client, bought)) == "sales.nothing_refundable"
+
+
+def test_a_visit_date_ticket_may_be_asked_back_until_its_day(
+    client: TestClient, accounts: AccountFactory, clock: ManualClock
+) -> None:
+    bought = _buy_and_pay(client, accounts, clock, count=1, needs_visit_date=True)
+    clock.advance(timedelta(days=2))  # the event has started; the visit is on day 3
+    assert _ask(client, bought).status_code == 201
+    other = _buy_and_pay(client, accounts, clock, count=1, needs_visit_date=True)
+    clock.advance(timedelta(days=3))  # the visit day (day 5 of the builders' clock) has begun
+    assert error_code(_ask(client, other)) == "sales.nothing_refundable"
+
+
+def test_the_cutoff_setting_closes_requests_earlier(
+    client: TestClient, accounts: AccountFactory, clock: ManualClock, database: Database
+) -> None:
+    bought = _buy_and_pay(client, accounts, clock, count=1)
+    config = SalesSettings(refund_request_cutoff=timedelta(days=2))
+    with database.sessions.begin() as session, pytest.raises(AdmitError) as refused:
+        service.request_refund(
+            session,
+            bought.visitor.user_id,
+            bought.order_id,
+            item_ids=None,
+            reason="x",
+            now=clock(),
+            config=config,
+        )
+    assert refused.value.code == "sales.nothing_refundable"
+
+
+def test_one_pending_request_per_order_and_asking_again_after_a_decision(
+    client: TestClient, accounts: AccountFactory, clock: ManualClock
+) -> None:
+    bought = _buy_and_pay(client, accounts, clock)
+    first = _ask(client, bought, item_ids=bought.item_ids[:1]).json()
+    twice = _ask(client, bought, item_ids=bought.item_ids[1:])
+    assert twice.status_code == 409
+    assert error_code(twice) == "sales.refund_already_requested"
+    client.post(
+        f"/api/merchant/refund-requests/{first['id']}/reject", json={}, headers=bought.manager
+    )
+    again = _ask(client, bought, item_ids=bought.item_ids[1:])
+    assert again.status_code == 201
+
+
+def test_a_visitor_withdraws_a_pending_request(
+    client: TestClient, accounts: AccountFactory, clock: ManualClock, database: Database
+) -> None:
+    bought = _buy_and_pay(client, accounts, clock, count=1)
+    request = _ask(client, bought).json()
+    path = f"/api/sales/refund-requests/{request['id']}/withdraw"
+    withdrawn = client.post(path, headers=bought.visitor.headers).json()
+    assert withdrawn["status"] == "withdrawn"
+    late = client.post(
+        f"/api/merchant/refund-requests/{request['id']}/approve", json={}, headers=bought.manager
+    )
+    assert error_code(late) == "sales.refund_request_not_pending"
+    assert error_code(client.post(path, headers=bought.visitor.headers)) == (
+        "sales.refund_request_not_pending"
+    )
+    assert _tickets(database, bought.order_id)[bought.item_ids[0]].status is TicketStatus.VALID
+
+
+def test_a_free_order_can_be_given_back(
+    client: TestClient, accounts: AccountFactory, clock: ManualClock, database: Database
+) -> None:
+    bought = _buy_and_pay(client, accounts, clock, count=1, price_fen=0)
+    request = _ask(client, bought).json()
+    assert request["amount_fen"] == 0
+    approved = client.post(
+        f"/api/merchant/refund-requests/{request['id']}/approve", json={}, headers=bought.manager
+    )
+    assert approved.json()["status"] == "approved"
+    assert _tickets(database, bought.order_id)[bought.item_ids[0]].status is TicketStatus.REVOKED
+
+
+def test_only_the_visitors_own_paid_order_and_its_own_items(
+    client: TestClient, accounts: AccountFactory, clock: ManualClock
+) -> None:
+    bought = _buy_and_pay(client, accounts, clock, count=1)
+    stranger = accounts.visitor()
+    foreign = client.post(
+        f"/api/sales/orders/{bought.order_id}/refund-requests",
+        json={"reason": "mine?"},
+        headers=stranger.headers,
+    )
+    assert foreign.status_code == 404
+    assert error_code(foreign) == "sales.order_not_found"
+    wrong_item = _ask(client, bought, item_ids=[bought.item_ids[0] + 1000])
+    assert wrong_item.status_code == 422
+    assert error_code(wrong_item) == "sales.item_not_refundable"
+    assert _ask(client, bought, item_ids=[]).status_code == 422
+    assert _ask(client, bought, reason="").status_code == 422
+    request = _ask(client, bought).json()
+    peek = client.get(f"/api/sales/refund-requests/{request['id']}", headers=stranger.headers)
+    assert error_code(peek) == "sales.refund_request_not_found"
+    unpaid_made = on_sale(client, bought.made.merchant, clock())
+    unpaid = client.post(
+        "/api/sales/buy-now",
+        json={"tickets": [{"ticket_type_id": unpaid_made.ticket_type_id}]},
+        headers=bought.visitor.headers,
+    ).json()[0]
+    refused = client.post(
+        f"/api/sales/orders/{unpaid['id']}/refund-requests",
+        json={"reason": "x"},
+        headers={**bought.visitor.headers, "Accept-Language": "zh-CN"},
+    )
+    assert refused.status_code == 409
+    assert refused.json()["error"]["message"] == "只有已支付的订单可以退款"
+
+
+def test_checkers_may_read_but_not_decide_and_other_merchants_see_nothing(
+    client: TestClient, accounts: AccountFactory, clock: ManualClock
+) -> None:
+    bought = _buy_and_pay(client, accounts, clock, count=1)
+    request = _ask(client, bought).json()
+    checker = accounts.staff(bought.made.merchant, MerchantRole.CHECKER)
+    listed = client.get("/api/merchant/refund-requests", headers=checker.headers)
+    assert [r["id"] for r in listed.json()] == [request["id"]]
+    denied = client.post(
+        f"/api/merchant/refund-requests/{request['id']}/approve", json={}, headers=checker.headers
+    )
+    assert denied.status_code == 403
+    other_shop = accounts.merchant()
+    assert (
+        client.get("/api/merchant/refund-requests", headers=other_shop.owner.headers).json() == []
+    )
