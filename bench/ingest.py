@@ -1,6 +1,7 @@
 """Scan ingestion throughput: 50 simulated gates -> Mosquitto -> the fleet bridge -> database.
 
     .venv/bin/python bench/ingest.py [--gates 50] [--scans 400] [--publishers 2] [--bridges 1 2]
+                                     [--databases sqlite postgresql]
 
 One private Mosquitto on a free port with the queue and in-flight limits of
 deploy/mosquitto/mosquitto.conf (persistence off). Every run plays the same load: publisher
@@ -78,7 +79,7 @@ DEPLOY_CONFIG = Path(__file__).resolve().parent.parent / "deploy" / "mosquitto" 
 BROKER_LIMITS = ("max_queued_messages", "max_queued_bytes", "max_inflight_messages")
 DEADLINE_SECONDS = 300
 SETTLE_SECONDS = 1.0
-POLL_SECONDS = 0.005
+POLL_SECONDS = 0.02
 
 
 class EventLike(Protocol):
@@ -607,6 +608,13 @@ def main() -> None:
     parser.add_argument(
         "--bridges", type=int, nargs="+", default=[1, 2], help="server processes per run"
     )
+    parser.add_argument(
+        "--databases",
+        nargs="+",
+        choices=["sqlite", "postgresql"],
+        default=["sqlite", "postgresql"],
+        help="which databases to run the bridge against",
+    )
     args = parser.parse_args()
     import_all_models()
     context = multiprocessing.get_context("spawn")
@@ -633,11 +641,12 @@ def main() -> None:
             before = bare_run(context, broker, args.gates, args.scans, args.publishers)
             print(f"{'bare paho subscriber, before':<34} {before:>8,.0f} events/s")
             results: list[tuple[str, BridgeResult]] = []
-            targets = [("SQLite", "sqlite")]
-            if pg:
-                targets.append(("PostgreSQL", "postgresql"))
-            else:
-                print("PostgreSQL: not reachable, skipped")
+            targets = [("SQLite", "sqlite")] if "sqlite" in args.databases else []
+            if "postgresql" in args.databases:
+                if pg:
+                    targets.append(("PostgreSQL", "postgresql"))
+                else:
+                    print("PostgreSQL: not reachable, skipped")
             for name, kind in targets:
                 # SQLite serialises writers: several instances are a PostgreSQL deployment.
                 for bridges in args.bridges if kind == "postgresql" else [1]:

@@ -19,6 +19,7 @@ from server.checkin.models import (
     CheckinResult,
     CheckinSource,
 )
+from server.sqlbatch import insert_many, one_of
 from server.tenancy import get_owned, scoped_select
 from server.tickets.models import Ticket
 
@@ -51,8 +52,7 @@ def add_record(session: Session, record: CheckinRecord) -> CheckinRecord:
 
 def insert_records(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     """INSERT many new log rows (column values) in one statement (the bulk gate path)."""
-    if rows:
-        session.connection().execute(insert(_RECORD_TABLE), list(rows))
+    insert_many(session, _RECORD_TABLE, rows)
 
 
 def logged_scan_ids(session: Session, keys: Iterable[tuple[int, str]]) -> set[tuple[int, str]]:
@@ -61,8 +61,8 @@ def logged_scan_ids(session: Session, keys: Iterable[tuple[int, str]]) -> set[tu
     if not wanted:
         return set()
     query = select(CheckinRecord.merchant_id, CheckinRecord.scan_id).where(
-        CheckinRecord.merchant_id.in_({merchant_id for merchant_id, _ in wanted}),
-        CheckinRecord.scan_id.in_({scan_id for _, scan_id in wanted}),
+        one_of(session, _RECORD_TABLE.c.merchant_id, {merchant_id for merchant_id, _ in wanted}),
+        one_of(session, _RECORD_TABLE.c.scan_id, {scan_id for _, scan_id in wanted}),
     )
     found = {(int(merchant_id), str(scan_id)) for merchant_id, scan_id in session.execute(query)}
     return found & wanted

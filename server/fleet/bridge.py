@@ -10,7 +10,9 @@ Threads (one bridge per server instance):
   mid-batch gets those messages again from the broker, and a kiosk only ever hears "stored"
   for committed scans;
 - the check-in stage records stored scans in the check-in log (:mod:`server.fleet.checkins`),
-  off the acknowledgement path, and gives way while messages are waiting for ingestion;
+  off the acknowledgement path; during a burst (messages waiting, a batch being stored, or a
+  message received in the last ``CHECKIN_QUIET_SECONDS``) it records one batch a second and
+  catches up when the burst ends;
 - the list publisher waits for committed list changes (or a periodic sweep, for changes made by
   other processes) and publishes ``list_update`` deltas and the retained ``list_announce``,
   then sends gates whose status shows missed updates what they miss (:mod:`server.fleet.catchup`).
@@ -73,6 +75,8 @@ RETRY_DELAY = 1.0
 CHECKIN_BATCH = 500
 CHECKIN_SWEEP_SECONDS = 1.0
 CHECKIN_YIELD_SECONDS = 0.05
+#: Scans arrived this recently: a burst is on, and the check-in stage gives way to it.
+CHECKIN_QUIET_SECONDS = 0.2
 #: Longest the check-in stage gives way to a busy ingestion before it records one batch anyway.
 CHECKIN_MAX_DEFER_SECONDS = 1.0
 SESSION_EXPIRY_SECONDS = 7 * 24 * 3600
@@ -110,6 +114,8 @@ class FleetBridge:
         self._checkins_waiting = threading.Event()
         #: Set while the ingest thread stores a batch (the check-in stage gives way).
         self._ingesting = threading.Event()
+        #: When the network thread last received a message (monotonic seconds).
+        self._last_received = 0.0
         self._threads: list[threading.Thread] = []
         #: (venue id, list) -> last version this bridge published.
         self._published: dict[tuple[int, ListName], int] = {}
@@ -247,6 +253,7 @@ class FleetBridge:
             log.warning("MQTT bridge disconnected", extra={"reason": str(reason_code)})
 
     def _on_message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
+        self._last_received = time.monotonic()
         self._inbox.put(_Received(message.topic, bytes(message.payload), message.mid, message.qos))
 
     def publish(self, topic: str, payload: bytes, *, retain: bool = False) -> None:
@@ -352,7 +359,11 @@ class FleetBridge:
         (or another instance) left pending."""
         last_batch = time.monotonic()
         while not self._stopping.is_set():
-            busy = self._ingesting.is_set() or not self._inbox.empty()
+            busy = (
+                self._ingesting.is_set()
+                or not self._inbox.empty()
+                or time.monotonic() - self._last_received < CHECKIN_QUIET_SECONDS
+            )
             if busy and time.monotonic() - last_batch < CHECKIN_MAX_DEFER_SECONDS:
                 # Ingestion first: kiosks wait for acks; the check-in log catches up after a
                 # burst, and records a batch at least every CHECKIN_MAX_DEFER_SECONDS meanwhile.

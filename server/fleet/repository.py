@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Insert, and_, bindparam, case, delete, func, or_, select, text, update
+from sqlalchemy import Insert, Table, and_, bindparam, case, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
@@ -27,6 +27,7 @@ from server.fleet.models import (
     ListName,
     SiteList,
 )
+from server.sqlbatch import insert_from_arrays, insert_from_arrays_statement, is_postgresql, one_of
 from server.tenancy import get_owned, scoped_select
 
 # --- catalog facts the fleet needs ------------------------------------------------------------
@@ -184,6 +185,9 @@ def drop_open_tokens(session: Session, gate_id: int, now: datetime) -> None:
 # --- scans --------------------------------------------------------------------------------------
 
 
+_SCAN_TABLE = cast(Table, GateScan.__table__)
+
+
 def _insert_ignoring_duplicates(session: Session, table: Any) -> Insert:
     if session.get_bind().dialect.name == "postgresql":
         return postgresql.insert(table).on_conflict_do_nothing(
@@ -197,8 +201,9 @@ def insert_scans(session: Session, rows: Sequence[dict[str, Any]]) -> set[tuple[
     returns the keys that were new. ``rows`` carry aware datetimes (UTC)."""
     if not rows:
         return set()
-    if session.get_bind().dialect.name == "postgresql":
-        return _insert_scans_from_arrays(session, rows)
+    if is_postgresql(session):
+        new = insert_from_arrays(session, _INSERT_SCANS_FROM_ARRAYS, _SCAN_TABLE, rows)
+        return {(gate_id, scan_id) for gate_id, scan_id in new}
     statement = _insert_ignoring_duplicates(session, GateScan.__table__).returning(
         GateScan.gate_id, GateScan.scan_id
     )
@@ -207,31 +212,10 @@ def insert_scans(session: Session, rows: Sequence[dict[str, Any]]) -> set[tuple[
     return {(gate_id, scan_id) for gate_id, scan_id in result.all()}
 
 
-_SCAN_COLUMNS = [column for column in GateScan.__table__.columns if column.key != "id"]
-_POSTGRESQL = postgresql.dialect()  # type: ignore[no-untyped-call]
-#: PostgreSQL: one parameter per column, each an array of the batch's values, expanded by
-#: ``unnest``. The statement text is the same for every batch size, so psycopg converts it once
-#: instead of parsing a multi-row VALUES with thousands of placeholders (that conversion was
-#: the largest cost of ingestion on PostgreSQL).
-_INSERT_SCANS_FROM_ARRAYS = text(
-    "INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays}) "
-    "ON CONFLICT (gate_id, scan_id) DO NOTHING RETURNING gate_id, scan_id".format(
-        table=GateScan.__tablename__,
-        columns=", ".join(column.name for column in _SCAN_COLUMNS),
-        arrays=", ".join(
-            f"CAST(:{column.key} AS {column.type.compile(dialect=_POSTGRESQL)}[])"
-            for column in _SCAN_COLUMNS
-        ),
-    )
+#: PostgreSQL: the batch's scans as one array per column (see :mod:`server.sqlbatch`).
+_INSERT_SCANS_FROM_ARRAYS = insert_from_arrays_statement(
+    _SCAN_TABLE, on_conflict=("gate_id", "scan_id"), returning=("gate_id", "scan_id")
 )
-
-
-def _insert_scans_from_arrays(
-    session: Session, rows: Sequence[dict[str, Any]]
-) -> set[tuple[int, str]]:
-    arrays = {column.key: [row[column.key] for row in rows] for column in _SCAN_COLUMNS}
-    result = session.connection().execute(_INSERT_SCANS_FROM_ARRAYS, arrays)
-    return {(gate_id, scan_id) for gate_id, scan_id in result.all()}
 
 
 def record_scan_progress(session: Session, progress: Sequence[dict[str, Any]]) -> None:
@@ -301,7 +285,7 @@ def clear_checkin_pending(session: Session, scan_row_ids: Sequence[int]) -> None
     if scan_row_ids:
         session.execute(
             update(GateScan)
-            .where(GateScan.id.in_(scan_row_ids))
+            .where(one_of(session, GateScan.__table__.c.id, scan_row_ids))
             .values(checkin_pending=False)
             .execution_options(synchronize_session=False)
         )

@@ -11,6 +11,7 @@ from sqlalchemy import Table, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from server.sqlbatch import one_of
 from server.tenancy import get_owned, scoped_select
 from server.tickets.models import (
     SigningKeyState,
@@ -139,6 +140,9 @@ def claim_entry(session: Session, ticket: Ticket) -> int | None:
     return int(last_entry_no)
 
 
+_TICKET_TABLE = cast(Table, Ticket.__table__)
+
+
 def lock_tickets_for_checkin(
     session: Session,
     *,
@@ -153,9 +157,9 @@ def lock_tickets_for_checkin(
     named = [
         condition
         for condition in (
-            Ticket.id.in_(ids) if ids else None,
-            Ticket.code.in_(codes) if codes else None,
-            Ticket.code_hash.in_(code_hashes) if code_hashes else None,
+            one_of(session, _TICKET_TABLE.c.id, ids) if ids else None,
+            one_of(session, _TICKET_TABLE.c.code, codes) if codes else None,
+            one_of(session, _TICKET_TABLE.c.code_hash, code_hashes) if code_hashes else None,
         )
         if condition is not None
     ]
@@ -163,7 +167,7 @@ def lock_tickets_for_checkin(
         return []
     query = (
         select(*_CHECKIN_COLUMNS)
-        .where(Ticket.merchant_id.in_(merchant_ids), or_(*named))
+        .where(one_of(session, _TICKET_TABLE.c.merchant_id, merchant_ids), or_(*named))
         .order_by(Ticket.id)
         .with_for_update(of=Ticket)
     )
@@ -185,7 +189,6 @@ _CHECKIN_COLUMNS = (
 )
 
 #: Built once: the bulk gate path sets counters it computed under the rows' locks.
-_TICKET_TABLE = cast(Table, Ticket.__table__)
 _SET_ENTRY_COUNTERS = (
     update(_TICKET_TABLE)
     .where(_TICKET_TABLE.c.id == bindparam("ticket_id"))
