@@ -1,4 +1,5 @@
-"""The sales feature's periodic work: giving back the stock of unpaid orders past their time."""
+"""The sales feature's periodic work: giving back the stock of open orders past their time
+(unpaid past the payment deadline, or undecided past the approval deadline)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ def expire_unpaid_orders(context: ServerContext, now: datetime) -> None:
     with context.database.sessions.begin() as session:
         expired = service.expire_orders(session, now)
     if expired:
-        log.info("expired unpaid orders", extra={"expired": expired})
+        log.info("expired open orders", extra={"expired": expired})
 
 
 EXPIRE_UNPAID_ORDERS = PeriodicJob(
