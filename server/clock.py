@@ -1,6 +1,6 @@
 """The server's clock, passed in rather than read from ``datetime.now`` inside rules.
 
-The app keeps one clock in ``app.state.clock``; endpoints take :data:`ClockDep` and hand the
+The app keeps one clock in ``app.state.clock``; endpoints take :data:`Now` and hand the
 current time to services. Tests replace it with a :class:`ManualClock` to move time on without
 sleeping.
 """
@@ -33,8 +33,10 @@ class ManualClock:
         self.now += delta
 
 
-def get_now(request: Request) -> datetime:
-    """The current time from the app's clock (one reading per request)."""
+async def get_now(request: Request) -> datetime:
+    """The current time from the app's clock (one reading per request). ``async`` because reading
+    a clock never blocks: FastAPI calls it on the event loop instead of handing it to a worker
+    thread (a thread-pool round trip per request for a function call)."""
     clock: Clock = request.app.state.clock
     return clock()
 
