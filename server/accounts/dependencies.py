@@ -21,21 +21,40 @@ once the request has its database turn (:data:`server.db.DatabaseTurn`), never i
 request's session: the request's write transaction, and SQLite's write lock with it, begins in
 the endpoint's thread. The
 guards that only look at the principal are ``async`` (no worker thread needed).
+
+Hot write endpoints (check-in) take a :class:`MerchantCall` instead of a guard and a
+:data:`server.db.DbSession`: it waits for the database turn on the event loop, then resolves
+the caller *and* runs the endpoint's work in one write transaction in **one** worker-thread
+hop (the guard's read, the session's enter and exit and the endpoint would otherwise be four
+hops and two connection checkouts per request)::
+
+    @router.post("/scan")
+    async def scan(body: ScanIn, call: CheckerCall) -> CheckinOut:
+        def work(session: Session, who: MerchantPrincipal) -> CheckinOut:
+            ...  # the same rules as a guard: 401/403 before work runs
+        return await call.run(work)
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
-from typing import Annotated, Any
+from contextlib import AbstractAsyncContextManager, nullcontext
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
 
 from server.accounts.auth import MerchantPrincipal, Principal, resolve_token
 from server.accounts.models import MANAGER_ROLES, MerchantRole
 from server.clock import Now
-from server.db import AppDatabase, DatabaseTurn
+from server.db import AppDatabase, Database, DatabaseTurn, RequestGate, get_gate
 from server.errors import Forbidden, Unauthorized
+
+T = TypeVar("T")
 
 TOKEN_COOKIE = "admit_token"
 
@@ -97,25 +116,87 @@ def require_merchant_role(
     Pass no roles to admit any member. Returns a :class:`MerchantPrincipal` whose
     ``merchant_id`` every query of the endpoint must be scoped to.
     """
-    allowed = frozenset(roles) | MANAGER_ROLES if roles else frozenset(MerchantRole)
+    allowed = _allowed_roles(roles)
 
     async def guard(
         principal: Annotated[Principal, Depends(current_principal)],
     ) -> MerchantPrincipal:
-        if principal.merchant_id is None or principal.role is None:
-            raise Forbidden("accounts.merchant_required")
-        if principal.role not in allowed:
-            raise Forbidden()
-        return MerchantPrincipal(
-            user_id=principal.user_id,
-            phone=principal.phone,
-            merchant_id=principal.merchant_id,
-            role=principal.role,
-            token_id=principal.token_id,
-        )
+        return acting_member(principal, allowed)
 
     guard.__name__ = "require_merchant_role_" + "_".join(sorted(r.value for r in allowed))
     return guard
+
+
+def _allowed_roles(roles: tuple[MerchantRole, ...]) -> frozenset[MerchantRole]:
+    return frozenset(roles) | MANAGER_ROLES if roles else frozenset(MerchantRole)
+
+
+def acting_member(principal: Principal, allowed: frozenset[MerchantRole]) -> MerchantPrincipal:
+    """The principal as a member of its merchant in one of the ``allowed`` roles; 403 if the
+    token is not bound to a merchant or the role is not allowed."""
+    if principal.merchant_id is None or principal.role is None:
+        raise Forbidden("accounts.merchant_required")
+    if principal.role not in allowed:
+        raise Forbidden()
+    return MerchantPrincipal(
+        user_id=principal.user_id,
+        phone=principal.phone,
+        merchant_id=principal.merchant_id,
+        role=principal.role,
+        token_id=principal.token_id,
+    )
+
+
+@dataclass(frozen=True)
+class MerchantCall:
+    """A merchant write endpoint's caller and database work, run together in one worker-thread
+    hop (see the module docstring). ``now`` is the request's time (the app's clock, read once).
+    """
+
+    token: str
+    allowed: frozenset[MerchantRole]
+    database: Database
+    gate: RequestGate
+    now: datetime
+
+    async def run(self, work: Callable[[Session, MerchantPrincipal], T]) -> T:
+        """Wait for the request's database turn on the event loop (:class:`RequestGate`: one of
+        the process's sessions and, on SQLite, the process's writer), then in one worker thread
+        begin a write transaction, resolve the token in it (401/403 exactly as the guards
+        answer), run ``work`` and commit; any exception rolls back. The turn is given back as
+        soon as the transaction has ended."""
+        writer: AbstractAsyncContextManager[Any] = (
+            self.gate.writer if self.gate.writer is not None else nullcontext()
+        )
+        async with self.gate.sessions, writer:
+            return await run_in_threadpool(self._transaction, work)
+
+    def _transaction(self, work: Callable[[Session, MerchantPrincipal], T]) -> T:
+        with self.database.sessions.begin() as session:
+            who = acting_member(resolve_token(session, self.token, self.now), self.allowed)
+            return work(session, who)
+
+
+def merchant_call(
+    *roles: MerchantRole,
+) -> Callable[..., Coroutine[Any, Any, MerchantCall]]:
+    """Like :func:`require_merchant_role`, for endpoints that run their work through
+    :meth:`MerchantCall.run`. Without a token it answers 401 at once; everything else about the
+    caller is decided in the call's transaction."""
+    allowed = _allowed_roles(roles)
+
+    async def call(
+        request: Request,
+        token: Annotated[str | None, Depends(presented_token)],
+        now: Now,
+    ) -> MerchantCall:
+        if token is None:
+            raise Unauthorized()
+        database: Database = request.app.state.database
+        return MerchantCall(token, allowed, database, get_gate(request), now)
+
+    call.__name__ = "merchant_call_" + "_".join(sorted(r.value for r in allowed))
+    return call
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
@@ -132,10 +213,14 @@ MerchantChecker = Annotated[MerchantPrincipal, Depends(require_merchant_role(Mer
 GateOperator = Annotated[
     MerchantPrincipal, Depends(require_merchant_role(MerchantRole.GATE_OPERATOR))
 ]
+#: A checker's (or manager's) write call in one thread hop: ``await call.run(work)``.
+CheckerCall = Annotated[MerchantCall, Depends(merchant_call(MerchantRole.CHECKER))]
 
 __all__ = [
+    "CheckerCall",
     "CurrentPrincipal",
     "GateOperator",
+    "MerchantCall",
     "MerchantChecker",
     "MerchantManager",
     "MerchantMember",
@@ -144,7 +229,9 @@ __all__ = [
     "PlatformAdmin",
     "Principal",
     "Visitor",
+    "acting_member",
     "current_principal",
+    "merchant_call",
     "optional_principal",
     "require_merchant_role",
     "require_platform_admin",

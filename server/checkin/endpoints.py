@@ -4,6 +4,11 @@ records, per-checker statistics and checkers' event restrictions.
 
 Every verification writes one log row per ticket, admitted or not, in the request's
 transaction.
+
+The verifying endpoints are the hot path (a gate line scans several tickets a second per
+checker): they are ``async`` and run the caller's token check, the check-in and the commit in
+one worker-thread hop (:class:`server.accounts.dependencies.MerchantCall`); the answer is built
+in the same transaction, so it reads nothing after the commit.
 """
 
 from __future__ import annotations
@@ -14,7 +19,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from sqlalchemy.orm import Session
 
-from server.accounts.dependencies import MerchantChecker, MerchantManager, MerchantPrincipal
+from server.accounts.dependencies import (
+    CheckerCall,
+    MerchantChecker,
+    MerchantManager,
+    MerchantPrincipal,
+)
 from server.accounts.models import MerchantRole
 from server.checkin import service
 from server.checkin.models import CheckinMethod, CheckinResult, CheckinSource, Direction
@@ -80,26 +90,36 @@ def _batch(outcomes: list[Outcome], language: str, now: datetime) -> BatchOut:
 
 
 @router.post("/scan")
-def check_scanned_credential(
-    body: ScanIn, who: MerchantChecker, session: DbSession, now: Now, language: Language
+async def check_scanned_credential(
+    body: ScanIn, call: CheckerCall, language: Language
 ) -> CheckinOut:
     """Verify a scanned QR credential (signature, merchant keyring) and check the ticket in."""
+    now = call.now
     scanned_at = min(body.scanned_at, now) if body.scanned_at is not None else now
     attempt = _attempt(body, now, scanned_at=scanned_at, offline=body.offline, scan_id=body.scan_id)
-    actor = _actor(session, who, CheckinSource.CHECKER, body.device_id)
-    outcome = service.check_credential(session, who.merchant_id, actor, body.credential, attempt)
-    return CheckinOut.of(outcome, language, now)
+
+    def scan(session: Session, who: MerchantPrincipal) -> CheckinOut:
+        actor = _actor(session, who, CheckinSource.CHECKER, body.device_id)
+        outcome = service.check_credential(
+            session, who.merchant_id, actor, body.credential, attempt
+        )
+        return CheckinOut.of(outcome, language, now)
+
+    return await call.run(scan)
 
 
 @router.post("/code")
-def check_typed_code(
-    body: CodeIn, who: MerchantChecker, session: DbSession, now: Now, language: Language
-) -> CheckinOut:
+async def check_typed_code(body: CodeIn, call: CheckerCall, language: Language) -> CheckinOut:
     """Check in the ticket with a typed 12-digit code (spaces, dashes, full-width digits ok)."""
-    actor = _actor(session, who, CheckinSource.CHECKER, body.device_id)
+    now = call.now
     attempt = _attempt(body, now, scan_id=body.scan_id)
-    outcome = service.check_code(session, who.merchant_id, actor, body.code, attempt)
-    return CheckinOut.of(outcome, language, now)
+
+    def check(session: Session, who: MerchantPrincipal) -> CheckinOut:
+        actor = _actor(session, who, CheckinSource.CHECKER, body.device_id)
+        outcome = service.check_code(session, who.merchant_id, actor, body.code, attempt)
+        return CheckinOut.of(outcome, language, now)
+
+    return await call.run(check)
 
 
 @router.get("/phone")
@@ -118,15 +138,18 @@ def tickets_of_phone(
 
 
 @router.post("/tickets")
-def check_chosen_tickets(
-    body: TicketsIn, who: MerchantChecker, session: DbSession, now: Now, language: Language
-) -> BatchOut:
+async def check_chosen_tickets(body: TicketsIn, call: CheckerCall, language: Language) -> BatchOut:
     """Check in chosen tickets (e.g. from the phone lookup); one result per ticket."""
-    actor = _actor(session, who, CheckinSource.CHECKER, body.device_id)
-    outcomes = service.check_tickets(
-        session, who.merchant_id, actor, body.ticket_ids, _attempt(body, now)
-    )
-    return _batch(outcomes, language, now)
+    now = call.now
+
+    def check(session: Session, who: MerchantPrincipal) -> BatchOut:
+        actor = _actor(session, who, CheckinSource.CHECKER, body.device_id)
+        outcomes = service.check_tickets(
+            session, who.merchant_id, actor, body.ticket_ids, _attempt(body, now)
+        )
+        return _batch(outcomes, language, now)
+
+    return await call.run(check)
 
 
 # --- back office -------------------------------------------------------------------------------
@@ -146,16 +169,12 @@ def holder_tickets(
 
 
 @backoffice_router.post("/verify")
-def verify_holder_tickets(
-    body: BackofficeVerifyIn,
-    who: MerchantChecker,
-    session: DbSession,
-    now: Now,
-    language: Language,
+async def verify_holder_tickets(
+    body: BackofficeVerifyIn, call: CheckerCall, language: Language
 ) -> BatchOut:
     """Verify one, several or all (``ticket_ids`` omitted: all still usable) of the tickets of
     the holder a code names. Each ticket gets its own log row; the answer is per ticket."""
-    actor = _actor(session, who, CheckinSource.BACKOFFICE)
+    now = call.now
     attempt = Attempt(
         method=CheckinMethod.TICKET,
         direction=Direction.IN,
@@ -163,10 +182,15 @@ def verify_holder_tickets(
         received_at=now,
         event_id=body.event_id,
     )
-    outcomes = service.verify_holder_tickets(
-        session, who.merchant_id, actor, body.code, body.ticket_ids, attempt
-    )
-    return _batch(outcomes, language, now)
+
+    def verify(session: Session, who: MerchantPrincipal) -> BatchOut:
+        actor = _actor(session, who, CheckinSource.BACKOFFICE)
+        outcomes = service.verify_holder_tickets(
+            session, who.merchant_id, actor, body.code, body.ticket_ids, attempt
+        )
+        return _batch(outcomes, language, now)
+
+    return await call.run(verify)
 
 
 # --- records and statistics --------------------------------------------------------------------

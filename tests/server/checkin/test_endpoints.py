@@ -18,11 +18,11 @@ from sqlalchemy import func, select
 
 from protocol import reasons
 from protocol.codes import format_code
-from server.accounts.models import MerchantRole
+from server.accounts.models import MerchantRole, MerchantStatus
 from server.checkin.models import CheckinRecord
 from server.clock import ManualClock
 from server.db import WORKER_THREADS, Database
-from tests.server.helpers import AccountFactory, MerchantAccount, error_code
+from tests.server.helpers import AccountFactory, MerchantAccount, auth_headers, error_code
 from tests.server.tickets.orders import FakeTicketType, issue
 
 SCAN = "/api/merchant/checkin/scan"
@@ -185,6 +185,58 @@ def test_records_by_phone_and_checker_and_stats_with_drill_down(
     assert len(drilled) == 2
     record = client.get(f"{RECORDS}/{drilled[0]['id']}", headers=owner).json()
     assert record["source"] == "checker" and record["method"] == "code"
+
+
+def _logged(database: Database) -> int:
+    with database.read() as session:
+        count = session.scalar(select(func.count()).select_from(CheckinRecord))
+    return count or 0
+
+
+def test_verifying_endpoints_refuse_callers_exactly_as_the_guards_do(
+    client: TestClient, database: Database, accounts: AccountFactory, clock: ManualClock
+) -> None:
+    """The verifying endpoints resolve the token inside their own transaction (one thread hop,
+    server.accounts.dependencies.MerchantCall), not through the guard: the same 401s and 403s,
+    a freeze or a logout takes effect on the very next request, and a refused caller leaves no
+    log row."""
+    admin = accounts.platform_admin()
+    shop = accounts.merchant()
+    checker = _checker(accounts, shop)
+    (ticket,) = issue(database, shop.merchant_id, now=clock())
+    calls = [
+        (SCAN, {"credential": ticket.credential}),
+        (CODE, {"code": ticket.code}),
+        ("/api/merchant/checkin/tickets", {"ticket_ids": [ticket.id]}),
+        ("/api/merchant/checkin/backoffice/verify", {"code": ticket.code}),
+    ]
+
+    def refusals(headers: dict[str, str]) -> set[tuple[int, str]]:
+        answers = [client.post(path, json=body, headers=headers) for path, body in calls]
+        return {(answer.status_code, error_code(answer)) for answer in answers}
+
+    assert refusals({}) == {(401, "unauthorized")}
+    assert refusals(auth_headers("not-a-token")) == {(401, "accounts.token_invalid")}
+    visitor = accounts.visitor().headers
+    assert refusals(visitor) == {(403, "accounts.merchant_required")}
+    gate_operator = accounts.staff(shop, MerchantRole.GATE_OPERATOR).headers
+    assert refusals(gate_operator) == {(403, "forbidden")}
+
+    frozen = client.post(f"/api/admin/merchants/{shop.merchant_id}/freeze", headers=admin.headers)
+    assert frozen.status_code == 200
+    assert refusals(checker) == {(403, "accounts.merchant_frozen")}
+    assert refusals(shop.owner.headers) == {(403, "accounts.merchant_frozen")}
+    client.post(f"/api/admin/merchants/{shop.merchant_id}/unfreeze", headers=admin.headers)
+    accounts.set_status(shop.merchant_id, MerchantStatus.FROZEN)
+    assert refusals(checker) == {(403, "accounts.merchant_frozen")}
+    accounts.set_status(shop.merchant_id, MerchantStatus.ACTIVE)
+    assert _logged(database) == 0
+
+    admitted = client.post(SCAN, json={"credential": ticket.credential}, headers=checker)
+    assert admitted.json()["admitted"] is True
+    assert client.post("/api/auth/logout", headers=checker).status_code == 204
+    assert refusals(checker) == {(401, "accounts.token_invalid")}
+    assert _logged(database) == 1
 
 
 def test_another_merchants_ticket_ids_are_not_found(
