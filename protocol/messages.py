@@ -119,9 +119,11 @@ def _str(value: object, name: str, max_length: int = MAX_TOKEN_LENGTH) -> str:
 
 def _chars(value: object, name: str, allowed: str, max_length: int = MAX_TOKEN_LENGTH) -> str:
     text = _str(value, name, max_length)
-    for char in text:
-        if char not in allowed:
-            raise _bad(name, "has a character outside " + repr(allowed))
+    # Stripping every allowed character from both ends leaves nothing exactly when every
+    # character is allowed: one C-level pass instead of a Python loop (the server decodes
+    # thousands of messages a second), and MicroPython has str.strip(chars) too.
+    if text.strip(allowed):
+        raise _bad(name, "has a character outside " + repr(allowed))
     return text
 
 

@@ -55,7 +55,7 @@ def is_valid_id(text: object) -> bool:
     """
     if not isinstance(text, str) or not 0 < len(text) <= MAX_ID_LENGTH:
         return False
-    return all(char in _ID_CHARS for char in text)
+    return not text.strip(_ID_CHARS)  # empty exactly when every character is allowed
 
 
 def _check_id(text: object, what: str) -> str:

@@ -19,7 +19,7 @@ from server.checkin.models import (
     CheckinResult,
     CheckinSource,
 )
-from server.sqlbatch import insert_many, one_of
+from server.sqlbatch import BatchInsert, one_of
 from server.tenancy import get_owned, scoped_select
 from server.tickets.models import Ticket
 
@@ -52,7 +52,10 @@ def add_record(session: Session, record: CheckinRecord) -> CheckinRecord:
 
 def insert_records(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     """INSERT many new log rows (column values) in one statement (the bulk gate path)."""
-    insert_many(session, _RECORD_TABLE, rows)
+    _INSERT_RECORDS.run(session, rows)
+
+
+_INSERT_RECORDS = BatchInsert(_RECORD_TABLE)
 
 
 def logged_scan_ids(session: Session, keys: Iterable[tuple[int, str]]) -> set[tuple[int, str]]:

@@ -11,8 +11,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Insert, Table, and_, bindparam, case, delete, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Table, and_, bindparam, case, delete, func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from server.catalog.models import Event, TicketType, Venue, Zone, ticket_type_zones
@@ -27,7 +26,7 @@ from server.fleet.models import (
     ListName,
     SiteList,
 )
-from server.sqlbatch import insert_from_arrays, insert_from_arrays_statement, is_postgresql, one_of
+from server.sqlbatch import BatchInsert, one_of
 from server.tenancy import get_owned, scoped_select
 
 # --- catalog facts the fleet needs ------------------------------------------------------------
@@ -116,15 +115,23 @@ def gate_by_topic(session: Session, site: str, key: str) -> Gate | None:
 def gates_by_topics(
     session: Session, pairs: Iterable[tuple[str, str]]
 ) -> dict[tuple[str, str], Gate]:
-    """``(site slug, gate key) -> Gate`` for the pairs that exist, in one query."""
-    wanted = sorted(set(pairs))
+    """``(site slug, gate key) -> Gate`` for the pairs that exist, in one query (the bridge
+    runs it for every batch: sites and keys as two lists, the pairs sorted out here)."""
+    wanted = set(pairs)
     if not wanted:
         return {}
-    condition = or_(*(and_(Venue.slug == site, Gate.key == key) for site, key in wanted))
-    rows = session.execute(
-        select(Gate, Venue.slug).join(Venue, Venue.id == Gate.venue_id).where(condition)
-    ).all()
-    return {(slug, gate.key): gate for gate, slug in rows}
+    sites = {site for site, _ in wanted}
+    keys = {key for _, key in wanted}
+    query = (
+        select(Gate, Venue.slug)
+        .join(Venue, Venue.id == Gate.venue_id)
+        .where(
+            one_of(session, _VENUE_TABLE.c.slug, sites),
+            one_of(session, _GATE_TABLE.c.key, keys),
+        )
+    )
+    found = {(slug, gate.key): gate for gate, slug in session.execute(query).all()}
+    return {pair: gate for pair, gate in found.items() if pair in wanted}
 
 
 def gate_by_username(session: Session, username: str) -> Gate | None:
@@ -186,34 +193,17 @@ def drop_open_tokens(session: Session, gate_id: int, now: datetime) -> None:
 
 
 _SCAN_TABLE = cast(Table, GateScan.__table__)
-
-
-def _insert_ignoring_duplicates(session: Session, table: Any) -> Insert:
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing(
-            index_elements=["gate_id", "scan_id"]
-        )
-    return sqlite.insert(table).on_conflict_do_nothing(index_elements=["gate_id", "scan_id"])
+_GATE_TABLE = cast(Table, Gate.__table__)
+_VENUE_TABLE = cast(Table, Venue.__table__)
 
 
 def insert_scans(session: Session, rows: Sequence[dict[str, Any]]) -> set[tuple[int, str]]:
     """Insert scans in one statement, skipping any ``(gate_id, scan_id)`` already stored;
-    returns the keys that were new. ``rows`` carry aware datetimes (UTC)."""
-    if not rows:
-        return set()
-    if is_postgresql(session):
-        new = insert_from_arrays(session, _INSERT_SCANS_FROM_ARRAYS, _SCAN_TABLE, rows)
-        return {(gate_id, scan_id) for gate_id, scan_id in new}
-    statement = _insert_ignoring_duplicates(session, GateScan.__table__).returning(
-        GateScan.gate_id, GateScan.scan_id
-    )
-    # Core on the session's connection: a table insert needs none of the ORM's bookkeeping.
-    result = session.connection().execute(statement, list(rows))
-    return {(gate_id, scan_id) for gate_id, scan_id in result.all()}
+    returns the keys that were new. ``rows`` carry aware datetimes."""
+    return {(gate_id, scan_id) for gate_id, scan_id in _INSERT_SCANS.run(session, rows)}
 
 
-#: PostgreSQL: the batch's scans as one array per column (see :mod:`server.sqlbatch`).
-_INSERT_SCANS_FROM_ARRAYS = insert_from_arrays_statement(
+_INSERT_SCANS = BatchInsert(
     _SCAN_TABLE, on_conflict=("gate_id", "scan_id"), returning=("gate_id", "scan_id")
 )
 
