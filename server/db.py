@@ -32,7 +32,8 @@ its own process). Guards resolve the caller in their own short read (:meth:`Data
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -50,6 +51,7 @@ from sqlalchemy import (
     MetaData,
     create_engine,
     event,
+    exc,
     text,
 )
 from sqlalchemy.engine import make_url
@@ -84,6 +86,12 @@ REQUEST_SESSIONS = 20
 #: never waits for a connection.
 POOL_SIZE = 20
 POOL_CAPACITY = 2 * REQUEST_SESSIONS + 10
+#: A pooled PostgreSQL connection left unused for longer than this is pinged before it is
+#: handed out again (a database restart or a dropped link leaves dead connections behind). One
+#: in steady use is not: SQLAlchemy's ``pool_pre_ping`` would cost a round trip per checkout,
+#: that is per request.
+POOL_PING_IDLE_S = 10.0
+_RETURNED_AT = "admit_returned_at"
 
 #: Execution option naming a connection's transactions ``read`` or ``write`` (the default).
 ACCESS_OPTION = "admit_access"
@@ -154,9 +162,18 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     docstring); PostgreSQL uses psycopg 3. Both pools hold up to :data:`POOL_CAPACITY`."""
     url = normalize_database_url(url)
     parsed = make_url(url)
-    pool = {"pool_size": POOL_SIZE, "max_overflow": POOL_CAPACITY - POOL_SIZE}
+    # LIFO: the most recently used connections serve the next requests, so the few that steady
+    # traffic needs stay warm and the rest of the pool sits idle (and is pinged when used).
+    pool = {
+        "pool_size": POOL_SIZE,
+        "max_overflow": POOL_CAPACITY - POOL_SIZE,
+        "pool_use_lifo": True,
+    }
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, echo=echo, pool_pre_ping=True, **pool)
+        engine = create_engine(url, echo=echo, **pool)
+        event.listen(engine.pool, "checkin", _note_return)
+        event.listen(engine.pool, "checkout", _ping_if_idle(engine.dialect))
+        return engine
     database = parsed.database
     in_memory = not database or database == ":memory:" or database.startswith("file:")
     if database and not in_memory:
@@ -170,6 +187,29 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     event.listen(engine, "connect", _configure_sqlite_connection)
     event.listen(engine, "begin", _begin_sqlite_transaction)
     return engine
+
+
+def _note_return(_dbapi_connection: Any, record: Any) -> None:
+    record.info[_RETURNED_AT] = time.monotonic()
+
+
+def _ping_if_idle(dialect: Dialect) -> Callable[[Any, Any, Any], None]:
+    """A checkout hook that pings a connection which sat in the pool longer than
+    :data:`POOL_PING_IDLE_S`; a dead one makes the pool drop every connection as old as it and
+    connect anew (SQLAlchemy's pessimistic disconnect handling, as ``pool_pre_ping`` does it)."""
+
+    def on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        returned_at = record.info.get(_RETURNED_AT)
+        if returned_at is None or time.monotonic() - returned_at < POOL_PING_IDLE_S:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as error:
+            if dialect.is_disconnect(error, dbapi_connection, None):
+                raise exc.InvalidatePoolError() from error
+            raise
+
+    return on_checkout
 
 
 def read_only_engine(engine: Engine) -> Engine:

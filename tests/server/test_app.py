@@ -1,9 +1,14 @@
-"""The app factory: health, OpenAPI, request ids, the one error shape, languages."""
+"""The app factory: health, OpenAPI, request ids, the one error shape, languages; the pool
+replacing a connection the database dropped."""
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
+from server import db
+from server.db import Database, make_engine
 from tests.server.helpers import error_code
 
 
@@ -41,3 +46,28 @@ def test_validation_errors_use_the_error_shape(client: TestClient) -> None:
     assert response.status_code == 422
     assert error_code(response) == "validation_failed"
     assert response.json()["error"]["detail"][0]["loc"] == ["body", "password"]
+
+
+def test_a_connection_the_database_dropped_is_replaced_not_served(
+    client: TestClient, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pooled connection that sat idle is pinged before use (server.db.POOL_PING_IDLE_S; here
+    0 s, so the next checkout counts as idle): when PostgreSQL has ended it meanwhile (a
+    restart, a dropped link), the pool connects anew and the request never sees the dead one.
+    SQLite has no connection to lose."""
+    if database.dialect != "postgresql":
+        assert client.get("/healthz").status_code == 200
+        return
+    with database.engine.connect() as connection:
+        pid = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
+    with database.engine.connect() as connection:
+        assert connection.execute(text("SELECT pg_backend_pid()")).scalar_one() == pid
+    killer = make_engine(database.engine.url.render_as_string(hide_password=False))
+    with killer.begin() as connection:
+        assert connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar()
+    killer.dispose()
+    monkeypatch.setattr(db, "POOL_PING_IDLE_S", 0.0)
+
+    assert client.get("/healthz").status_code == 200
+    with database.engine.connect() as connection:
+        assert connection.execute(text("SELECT pg_backend_pid()")).scalar_one() != pid
