@@ -5,13 +5,13 @@ transaction. ``column IN (...)`` with an expanding parameter, or a multi-row ``V
 new SQL text for every batch size: SQLAlchemy renders it again and psycopg parses it again (it
 caches conversions of short queries only), and under load that parsing was the largest CPU cost
 of ingestion. On PostgreSQL these helpers pass each column's values as one array parameter
-instead (``= ANY(:values)``, ``INSERT ... SELECT * FROM unnest(...)``), so the statement is the
-same for every batch; on SQLite, lookups use ``IN`` (SQLite's parser is cheap) and inserts pass
-the rows as one JSON text (``json_each``), which skips SQLAlchemy's per-row parameter handling.
+instead (``= ANY(:values)``), and inserts pass the rows as one JSON text, so the statement is the
+same for every batch; on SQLite lookups use ``IN`` (SQLite's parser is cheap).
 """
 
 from __future__ import annotations
 
+import enum
 import json
 from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
@@ -39,34 +39,35 @@ def one_of(
 
 
 class BatchInsert:
-    """``INSERT INTO table (every column but id)`` of many rows as one statement whose text does
-    not depend on how many: on PostgreSQL ``SELECT * FROM unnest(:col, ...)`` with one array
-    parameter per column; on SQLite ``SELECT json_extract(value, '$[i]'), ... FROM
-    json_each(:rows)`` with the rows as one JSON text (values converted as SQLAlchemy would
-    store them: datetimes as UTC text, enums as their values, booleans as 0/1). Optionally
-    ``ON CONFLICT (...) DO NOTHING`` and ``RETURNING``. Build once per table, run per batch.
+    """``INSERT INTO table (every column but id)`` of many rows as one statement with one
+    parameter whatever their number: the rows as one JSON text, serialised in C by ``json``
+    and taken apart in C by the database (PostgreSQL ``json_to_recordset``, SQLite
+    ``json_each``). This skips both SQLAlchemy's per-row parameter handling and psycopg's
+    per-value adaptation. Values are converted as SQLAlchemy would store them: aware datetimes
+    (naive ones are refused, as ``server.db.UTCDateTime`` refuses them; SQLite gets its UTC
+    text), enums as their values. Optionally ``ON CONFLICT (...) DO NOTHING`` and
+    ``RETURNING``. Build once per table, run per batch; every row names every column.
     """
 
     def __init__(
         self, table: Table, *, on_conflict: Sequence[str] = (), returning: Sequence[str] = ()
     ) -> None:
-        self.columns = [column for column in table.columns if column.key != "id"]
-        names = ", ".join(column.name for column in self.columns)
+        columns = [column for column in table.columns if column.key != "id"]
+        names = ", ".join(column.name for column in columns)
         tail = ""
         if on_conflict:
             tail += f" ON CONFLICT ({', '.join(on_conflict)}) DO NOTHING"
         if returning:
             tail += f" RETURNING {', '.join(returning)}"
-        arrays = ", ".join(
-            f"CAST(:{column.key} AS {column.type.compile(dialect=_POSTGRESQL)}[])"
-            for column in self.columns
+        record = ", ".join(
+            f"{column.key} {column.type.compile(dialect=_POSTGRESQL)}" for column in columns
         )
         self.postgresql = text(
-            f"INSERT INTO {table.name} ({names}) SELECT * FROM unnest({arrays}){tail}"
+            f"INSERT INTO {table.name} ({names}) "
+            f"SELECT {', '.join(column.key for column in columns)} "
+            f"FROM json_to_recordset(CAST(:rows AS json)) AS batch({record}){tail}"
         )
-        extracts = ", ".join(
-            f"json_extract(value, '$[{index}]')" for index in range(len(self.columns))
-        )
+        extracts = ", ".join(f"json_extract(value, '$.{column.key}')" for column in columns)
         # "WHERE true": SQLite's parser needs it before ON CONFLICT after a SELECT.
         self.sqlite = text(
             f"INSERT INTO {table.name} ({names}) SELECT {extracts} FROM json_each(:rows) "
@@ -74,33 +75,36 @@ class BatchInsert:
         )
 
     def run(self, session: Session, rows: Sequence[dict[str, Any]]) -> Sequence[Any]:
-        """Insert ``rows`` (dicts by column key; datetimes aware); the RETURNING rows, if any."""
+        """Insert ``rows`` (dicts by column key); the RETURNING rows, if any."""
         if not rows:
             return []
-        keys = [column.key for column in self.columns]
         if is_postgresql(session):
-            arrays = {key: [_plain(row[key]) for row in rows] for key in keys}
-            result = session.connection().execute(self.postgresql, arrays)
+            statement, payload = self.postgresql, json.dumps(rows, default=_json_postgresql)
         else:
-            table = [[_sqlite_value(row[key]) for key in keys] for row in rows]
-            result = session.connection().execute(self.sqlite, {"rows": json.dumps(table)})
+            statement, payload = self.sqlite, json.dumps(rows, default=_json_sqlite)
+        result = session.connection().execute(statement, {"rows": payload})
         return result.all() if result.returns_rows else []
-
-
-def _plain(value: Any) -> Any:
-    """Enum members as their values (an array of text does not know the Python enum); naive
-    datetimes refused, as ``server.db.UTCDateTime`` refuses them."""
-    if isinstance(value, datetime) and value.tzinfo is None:
-        raise ValueError(f"naive datetime {value!r}: pass a timezone-aware time")
-    return getattr(value, "value", value)
 
 
 #: How SQLAlchemy's SQLite dialect stores a DATETIME (``server.db.UTCDateTime`` stores UTC).
 _SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"
 
 
-def _sqlite_value(value: Any) -> Any:
-    plain = _plain(value)
-    if isinstance(plain, datetime):
-        return plain.astimezone(UTC).strftime(_SQLITE_DATETIME)
-    return plain
+def _json_postgresql(value: object) -> object:
+    if isinstance(value, datetime):
+        return _aware(value).isoformat()
+    if isinstance(value, enum.Enum):
+        return value.value
+    raise TypeError(f"cannot store {type(value).__name__} in a batch")
+
+
+def _json_sqlite(value: object) -> object:
+    if isinstance(value, datetime):
+        return _aware(value).astimezone(UTC).strftime(_SQLITE_DATETIME)
+    return _json_postgresql(value)
+
+
+def _aware(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError(f"naive datetime {value!r}: pass a timezone-aware time")
+    return value
