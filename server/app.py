@@ -43,7 +43,9 @@ access_log = logging.getLogger("server.access")
 class RequestContextMiddleware:
     """Gives each request an id (``X-Request-ID``) and a language, and logs one access line.
 
-    A plain ASGI middleware, so streaming responses (SSE) pass through untouched.
+    A plain ASGI middleware, so streaming responses (SSE) pass through untouched. It runs on
+    every request, so it reads only the two headers it needs and builds the access line only
+    when it will be written.
     """
 
     def __init__(self, app: ASGIApp, default_language: str) -> None:
@@ -54,45 +56,48 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = {
-            key.decode("latin-1"): value.decode("latin-1") for key, value in scope["headers"]
-        }
-        request_id = headers.get("x-request-id") or uuid.uuid4().hex
+        given_id: bytes | None = None
+        accept_language: bytes | None = None
+        for key, value in scope["headers"]:  # lower-case names (ASGI)
+            if key == b"x-request-id":
+                given_id = value
+            elif key == b"accept-language":
+                accept_language = value
+        request_id = given_id.decode("latin-1") if given_id else uuid.uuid4().hex
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
         state["language"] = language_from_accept_language(
-            headers.get("accept-language"), self.default_language
+            accept_language.decode("latin-1") if accept_language else None,
+            self.default_language,
         )
         token = request_id_var.set(request_id)
         started = time.perf_counter()
         status_code = 500
+        request_id_header = (b"x-request-id", request_id.encode("latin-1"))
 
         async def send_with_request_id(message: Message) -> None:
             nonlocal status_code
             if message["type"] == "http.response.start":
                 status_code = message["status"]
-                message.setdefault("headers", [])
-                message["headers"] = [
-                    *message["headers"],
-                    (b"x-request-id", request_id.encode("latin-1")),
-                ]
+                message["headers"] = [*message.get("headers", ()), request_id_header]
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_request_id)
         finally:
-            access_log.info(
-                "%s %s %s",
-                scope["method"],
-                scope["path"],
-                status_code,
-                extra={
-                    "method": scope["method"],
-                    "path": scope["path"],
-                    "status": status_code,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                },
-            )
+            if access_log.isEnabledFor(logging.INFO):
+                access_log.info(
+                    "%s %s %s",
+                    scope["method"],
+                    scope["path"],
+                    status_code,
+                    extra={
+                        "method": scope["method"],
+                        "path": scope["path"],
+                        "status": status_code,
+                        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    },
+                )
             request_id_var.reset(token)
 
 

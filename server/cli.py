@@ -82,6 +82,9 @@ def server(
         reload=reload,
         workers=None if reload else workers,
         log_config=None,
+        # server.app's middleware writes the access line (with the request id and duration);
+        # uvicorn's own would be a second line for every request.
+        access_log=False,
         proxy_headers=True,
         limit_concurrency=limit_concurrency or None,
     )

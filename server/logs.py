@@ -53,3 +53,10 @@ def configure_logging(level: str = "INFO", *, json_lines: bool = True) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # Neither format shows the caller's file and line, the thread or the process, so records
+    # need not look them up (the logging module's documented optimisations): the server writes
+    # an access line for every request.
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False

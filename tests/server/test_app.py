@@ -3,12 +3,16 @@ replacing a connection the database dropped."""
 
 from __future__ import annotations
 
+import json
+import logging
+
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from server import db
 from server.db import Database, make_engine
+from server.logs import JsonFormatter
 from tests.server.helpers import error_code
 
 
@@ -29,6 +33,35 @@ def test_every_response_carries_a_request_id_and_echoes_a_given_one(client: Test
     assert len(client.get("/healthz").headers["x-request-id"]) == 32
     echoed = client.get("/healthz", headers={"X-Request-ID": "abc-123"})
     assert echoed.headers["x-request-id"] == "abc-123"
+
+
+class _JsonLines(logging.Handler):
+    """Formats each record as it is emitted (the request id lives only as long as the request)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.setFormatter(JsonFormatter())
+        self.lines: list[dict[str, object]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(json.loads(self.format(record)))
+
+
+def test_each_request_writes_one_access_line_with_its_request_id(client: TestClient) -> None:
+    access = logging.getLogger("server.access")
+    handler, level = _JsonLines(), access.level
+    access.addHandler(handler)
+    access.setLevel(logging.INFO)
+    try:
+        client.get("/nope", headers={"X-Request-ID": "req-7", "Accept-Language": "en"})
+    finally:
+        access.removeHandler(handler)
+        access.setLevel(level)
+    (entry,) = handler.lines
+    assert entry["message"] == "GET /nope 404"
+    assert (entry["method"], entry["path"], entry["status"]) == ("GET", "/nope", 404)
+    assert entry["request_id"] == "req-7"
+    assert isinstance(entry["duration_ms"], float)
 
 
 def test_unknown_route_uses_the_error_shape_in_the_requested_language(client: TestClient) -> None:
