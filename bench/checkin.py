@@ -4,8 +4,9 @@
                                       [--workers 1 2] [--limit-concurrency 200]
                                       [--client raw|httpx] [--no-postgres]
 
-The server runs as it does in production: ``uvicorn server.asgi:app`` in a subprocess on a free
-port (once per ``--workers`` value, default 1 and 2), on a fresh database seeded with one
+The server runs as it does in production: ``admit server`` (uvicorn, JSON logs with an access
+line per request, here into a file) in a subprocess on a free port (once per ``--workers``
+value, default 1 and 2), on a fresh database seeded with one
 merchant, one checker and a ticket for every request (so every request is a real admission
 that writes its log row and moves the ticket's counter). The load is open-loop: requests start
 on a fixed schedule whether or not earlier ones have answered, so a slow server shows up as
@@ -35,6 +36,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -174,12 +176,10 @@ def running_server(url: str, log_path: Path, workers: int, limit_concurrency: in
         "PYTHONPATH": str(REPO_ROOT),
     }
     command = [
-        sys.executable, "-m", "uvicorn", "server.asgi:app",
-        "--host", "127.0.0.1", "--port", str(port),
-        "--workers", str(workers), "--no-access-log", "--log-level", "warning",
+        sys.executable, "-m", "admit_cli", "server",
+        "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+        "--limit-concurrency", str(limit_concurrency), "--no-migrate",
     ]  # fmt: skip
-    if limit_concurrency:
-        command += ["--limit-concurrency", str(limit_concurrency)]
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, env=env, stdout=log, stderr=log, cwd=REPO_ROOT)
         base = f"http://127.0.0.1:{port}"
@@ -360,17 +360,20 @@ async def run_load(
         )
         encoded.append(head.encode() + payload)
     tally = _Tally()
-    idle: list[HttpConnection] = []
+    # Idle connections are reused oldest first, so the load spreads over every connection (and
+    # so over the server's worker processes, which each accepted some of them), as it does from
+    # many checkers' phones.
+    idle: deque[HttpConnection] = deque()
     slots = asyncio.Semaphore(MAX_CONNECTIONS)
     loop = asyncio.get_running_loop()
 
     async def send(index: int, scheduled: float) -> None:
         async with slots:
             try:
-                while idle and not idle[-1].open:
-                    idle.pop()
+                while idle and not idle[0].open:
+                    idle.popleft()
                 if idle:
-                    connection = idle.pop()
+                    connection = idle.popleft()
                 else:
                     _, connection = await loop.create_connection(HttpConnection, host, int(port))
                 status, body = await connection.request(encoded[index])
