@@ -486,4 +486,5 @@ class _StoreStatus:
             "allowlist_version": self._store.list_version("allowlist").version,
             "revocations_version": self._store.list_version("revocations").version,
             "outbox_depth": self._store.outbox_depth(),
+            "keyring": messages.keyring_digest(self._store.trusted_keys().to_dict()),
         }

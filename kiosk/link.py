@@ -298,7 +298,8 @@ class StatusSource(Protocol):
     """Where the worker reads the gate's state for its ``status`` messages."""
 
     def status_fields(self) -> dict[str, object]:
-        """``mode``, ``allowlist_version``, ``revocations_version``, ``outbox_depth``."""
+        """``mode``, ``allowlist_version``, ``revocations_version``, ``outbox_depth`` and,
+        optionally, ``keyring`` (the digest of the trusted keys)."""
 
 
 class LinkWorker:
@@ -555,4 +556,9 @@ class LinkWorker:
             software=self._software,
             since=self._since,
             ts=self._now_ms(),
+            keyring=_optional_text(values.get("keyring")),
         )
+
+
+def _optional_text(value: object) -> str | None:
+    return None if value is None else str(value)

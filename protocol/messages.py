@@ -52,6 +52,22 @@ COMMAND_NAMES = (
 )
 #: Most signing keys one ``set_keys`` command may name (key ids are 1..MAX_KEY_ID anyway).
 MAX_KEYS = 255
+#: Hex characters of a keyring digest (a status's ``keyring``).
+KEYRING_DIGEST_LENGTH = 16
+
+
+def keyring_digest(keys: "dict[str, str | None]") -> str:
+    """A short fingerprint of a keyring in its ``set_keys`` form (decimal key id -> public key
+    text, None for a retired key): equal keyrings give equal digests whatever their order. A
+    gate reports it in its status so the server can tell it missed a ``set_keys``."""
+    import binascii
+    import hashlib
+
+    ordered = sorted(keys, key=lambda key_id: (len(key_id), key_id))
+    text = ";".join(key_id + "=" + (keys[key_id] or "-") for key_id in ordered)
+    digest: str = binascii.hexlify(hashlib.sha256(text.encode()).digest()).decode()
+    return digest[:KEYRING_DIGEST_LENGTH]
+
 
 _ID_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:"
 _CODE_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789_"
@@ -284,6 +300,7 @@ class Status(Message):
     __slots__ = (
         "allowlist_version",
         "gate",
+        "keyring",
         "mode",
         "outbox_depth",
         "revocations_version",
@@ -303,6 +320,9 @@ class Status(Message):
         "software",
         "since",
     )
+    #: ``keyring``: :func:`keyring_digest` of the signing keys the gate trusts (absent from
+    #: gates older than it).
+    OPTIONAL = ("keyring",)
 
     def __init__(
         self,
@@ -316,6 +336,7 @@ class Status(Message):
         software: str,
         since: int,
         ts: int,
+        keyring: str | None = None,
         id: str | None = None,
     ) -> None:
         Message.__init__(self, ts, id)
@@ -327,6 +348,11 @@ class Status(Message):
         self.outbox_depth = _int(outbox_depth, "outbox_depth")
         self.software = _str(software, "software", 64)
         self.since = _int(since, "since")
+        self.keyring = (
+            None
+            if keyring is None
+            else _chars(keyring, "keyring", _HEX_CHARS, KEYRING_DIGEST_LENGTH)
+        )
 
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> "Status":

@@ -15,6 +15,8 @@ pins), enrolled over HTTP with a one-time token.
 
 A second test rotates and retires the merchant's signing key on the server: the new keyring
 reaches the kiosk as a ``set_keys`` command, and a ticket re-signed with the new key is admitted.
+A third rotates the key while no bridge runs: the gate's status shows the keyring it holds, and
+the server sends it the new one.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from pydantic import SecretStr
 from sqlalchemy import select
 
 from kiosk.store import KioskStore
+from protocol.messages import keyring_digest
 from server.app import create_app
 from server.clock import utc_now
 from server.db import Database
@@ -289,6 +292,51 @@ def test_a_rotated_key_reaches_the_gate_and_its_tickets_are_admitted(world: Worl
         assert admitted.reason == "admitted"
         refused = scan(kiosk, stale, Kind.VALID)
         assert refused.reason not in {None, "admitted"}
+    finally:
+        kiosk.stop()
+        bridge.stop()
+
+
+def test_a_gate_that_missed_a_rotation_gets_the_keyring_from_its_status(world: World) -> None:
+    """The key rotates while no bridge runs, so no ``set_keys`` goes out (as for a gate offline
+    while its broker session was lost). When the gate connects, its status carries the digest
+    of the keyring it holds; the server sees it differs from the merchant's, sends the keyring,
+    and the gate admits a ticket signed with the new key."""
+    resigned = world.seed.valid[2]
+    config = enroll_kiosk(
+        world.server.base_url,
+        world.seed.gates[0].token,
+        world.kiosk_dir,
+        language="en",
+        mqtt_root=world.fleet_settings.mqtt_root,
+        resend_after=1.0,
+    )
+    keys_url = f"{world.server.base_url}/api/merchant/tickets/signing-keys"
+    rotated = httpx.post(f"{keys_url}/rotate", headers=world.owner_headers)
+    assert rotated.status_code == 201, rotated.text
+    with world.database.sessions() as session:
+        expected = gate_keyring(session, world.seed.merchant_id)
+        new_credential = session.get_one(Ticket, resigned.ticket_id).credential
+
+    def gate_keys() -> dict[str, str | None]:
+        with KioskStore(config.store_path) as store:
+            return store.trusted_keys().to_dict()
+
+    assert gate_keys() != expected, "the gate enrolled before the rotation"
+    bridge = world.start_bridge()
+    kiosk = DemoKiosk(config)
+    kiosk.start()
+    try:
+        assert kiosk.wait_connected(WAIT)
+        wait_for(lambda: gate_keys() == expected, "the keyring to reach the gate")
+        assert keyring_digest(gate_keys()) == keyring_digest(expected)
+        admitted = kiosk.present(PlannedScan(Kind.VALID, new_credential))
+        assert admitted.reason == "admitted"
+        # The gate's next status shows the keyring it now holds: nothing more is sent.
+        wait_for(lambda: bridge.catchup.reported_keyrings() == {}, "the gate to be settled")
+        with world.database.sessions() as session:
+            sent = select(GateCommand).where(GateCommand.name == "set_keys")
+            assert len(session.scalars(sent).all()) == 1
     finally:
         kiosk.stop()
         bridge.stop()

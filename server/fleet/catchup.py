@@ -20,6 +20,11 @@ the next pass, so a catch-up that got lost on the way is sent again after the in
 gate that reports progress (another version) is answered without waiting for the interval.
 A gate that reports ``offline`` or ``lost`` is forgotten; its next ``online`` status starts over.
 
+Signing keys likewise: a status carries the digest of the keyring the gate trusts
+(:func:`protocol.messages.keyring_digest`); a gate whose digest differs from its merchant's
+keyring (it missed a ``set_keys`` while offline and its broker session was lost) gets a
+``set_keys`` command again, stored like any command, at most once per ``catchup_interval``.
+
 :func:`plan_catchup` and :class:`CatchupLimiter` are pure (the clock is passed in).
 """
 
@@ -41,12 +46,14 @@ from protocol.messages import (
     MessageError,
     Status,
     encode,
+    keyring_digest,
 )
 from protocol.topics import Topics
 from server.db import Database
 from server.fleet import lists, metrics
 from server.fleet import repository as repo
 from server.fleet.ingest import Inbound
+from server.fleet.keyrings import gate_keyring, keyring_command
 from server.fleet.metrics import BridgeMetrics
 from server.fleet.models import EnrollmentState, ListName, SiteList
 from server.fleet.settings import FleetSettings
@@ -62,6 +69,12 @@ class PlanKind(enum.StrEnum):
     NOTHING = "nothing"
     DELTAS = "deltas"
     SNAPSHOT = "snapshot"
+    #: the gate's keyring digest differs from the merchant's: ``set_keys`` again
+    KEYRING = "keyring"
+
+
+#: The limiter's "list" name for keyring catch-ups.
+_KEYRING = "keyring"
 
 
 @dataclass(frozen=True)
@@ -150,6 +163,8 @@ class GateCatchup:
         self._lock = threading.Lock()
         #: (site, gate) -> list name -> what the gate last reported
         self._reported: dict[tuple[str, str], dict[str, HeldList]] = {}
+        #: (site, gate) -> the keyring digest its last online status reported
+        self._keyrings: dict[tuple[str, str], str] = {}
 
     # --- the ingest thread -------------------------------------------------------------------
 
@@ -165,7 +180,10 @@ class GateCatchup:
                 if isinstance(message, Status):
                     if message.state != "online":
                         self._reported.pop(key, None)
+                        self._keyrings.pop(key, None)
                         continue
+                    if message.keyring is not None:
+                        self._keyrings[key] = message.keyring
                     versions = {
                         "allowlist": message.allowlist_version,
                         "revocations": message.revocations_version,
@@ -199,17 +217,28 @@ class GateCatchup:
         with self._lock:
             return {key: dict(held) for key, held in self._reported.items()}
 
+    def reported_keyrings(self) -> dict[tuple[str, str], str]:
+        """A copy of the keyring digests waiting to be compared (for tests and diagnostics)."""
+        with self._lock:
+            return dict(self._keyrings)
+
     # --- the list thread ---------------------------------------------------------------------
 
     def send_due(self, database: Database, now: datetime) -> int:
         """Answer every remembered gate that is behind and not held back; returns how many
         catch-ups (one per gate and list) were sent."""
         pending = self.reported()
-        if not pending:
+        keyrings = self.reported_keyrings()
+        if not pending and not keyrings:
             return 0
         outgoing: list[tuple[str, bytes]] = []
         sent = 0
         with database.sessions.begin() as session:
+            for (site, gate_key), digest in sorted(keyrings.items()):
+                message = self._keyring_due(session, site, gate_key, digest, now)
+                if message is not None:
+                    outgoing.append(message)
+                    sent += 1
             for (site, gate_key), held in sorted(pending.items()):
                 gate = repo.gate_by_topic(session, site, gate_key)
                 if gate is None or gate.enrollment is not EnrollmentState.ENROLLED:
@@ -239,6 +268,31 @@ class GateCatchup:
             self._metrics.add(metrics.LIST_UPDATES_SENT)
         self._metrics.add(metrics.CATCHUPS_SENT, sent)
         return sent
+
+    def _keyring_due(
+        self, session: Session, site: str, gate_key: str, digest: str, now: datetime
+    ) -> tuple[str, bytes] | None:
+        """A ``set_keys`` for a gate whose reported keyring is not the merchant's, unless the
+        limiter holds it back; a gate that holds the right keyring is forgotten."""
+        gate = repo.gate_by_topic(session, site, gate_key)
+        if gate is None or gate.enrollment is not EnrollmentState.ENROLLED:
+            self._forget_keyring(site, gate_key, digest)
+            return None
+        keys = gate_keyring(session, gate.merchant_id)
+        if keyring_digest(keys) == digest:
+            self._forget_keyring(site, gate_key, digest)
+            return None
+        if not self.limiter.allow((site, gate_key, _KEYRING), (PlanKind.KEYRING, 0), now):
+            self._metrics.add(metrics.CATCHUPS_LIMITED)
+            return None
+        _, topic, payload = keyring_command(session, gate, keys, now, self.settings)
+        log.info("keyring catch-up", extra={"site": site, "gate": gate_key})
+        return topic, payload
+
+    def _forget_keyring(self, site: str, gate: str, digest: str) -> None:
+        with self._lock:
+            if self._keyrings.get((site, gate)) == digest:
+                del self._keyrings[(site, gate)]
 
     def _settle(self, site: str, gate: str, name: str | None) -> None:
         with self._lock:

@@ -4,7 +4,9 @@ the whole keyring, stored as a :class:`GateCommand` (its result comes back like 
 and published after the commit.
 
 The command carries no expiry: a keyring that arrives late is still the newest one, and the
-kiosk refuses one older (``ts``) than the keyring it already applied. Retired keys are sent as
+kiosk refuses one older (``ts``) than the keyring it already applied. A gate that missed one
+reports a different keyring digest in its status, and :mod:`server.fleet.catchup` sends it
+:func:`keyring_command` again. Retired keys are sent as
 null, so the gate remembers and refuses them rather than treating them as unknown.
 """
 
@@ -20,7 +22,7 @@ from protocol.messages import Command, encode
 from protocol.topics import Topics
 from server.fleet import repository as repo
 from server.fleet.hooks import after_commit
-from server.fleet.models import EnrollmentState, GateCommand
+from server.fleet.models import EnrollmentState, Gate, GateCommand
 from server.fleet.publishing import Publisher
 from server.fleet.settings import FleetSettings
 from server.tickets import repository as tickets_repo
@@ -48,32 +50,14 @@ def send_keyring(
     """Store a ``set_keys`` command for each enrolled gate of the merchant and publish them
     once ``session`` commits."""
     keys = gate_keyring(session, merchant_id)
-    ts = int(now.timestamp() * 1000)
     records: list[GateCommand] = []
     outgoing: list[tuple[str, bytes]] = []
     for gate in repo.list_gates(session, merchant_id):
         if gate.enrollment is not EnrollmentState.ENROLLED:
             continue
-        message = Command(
-            command_id="cmd-" + secrets.token_hex(12),
-            name=SET_KEYS,
-            args={"keys": keys},
-            ts=ts,
-        )
-        record = GateCommand(
-            merchant_id=merchant_id,
-            gate_id=gate.id,
-            command_id=message.command_id,
-            name=message.name,
-            args=message.args,
-            issued_by=None,
-            created_at=now,
-            expires_at=None,
-        )
-        repo.add(session, record)
+        record, topic, payload = keyring_command(session, gate, keys, now, fleet_settings)
         records.append(record)
-        topic = Topics(gate.venue.slug, fleet_settings.mqtt_root).commands(gate.key)
-        outgoing.append((topic, encode(message)))
+        outgoing.append((topic, payload))
 
     def publish() -> None:
         for topic, payload in outgoing:
@@ -82,6 +66,36 @@ def send_keyring(
     if outgoing:
         after_commit(session, publish)
     return records
+
+
+def keyring_command(
+    session: Session,
+    gate: Gate,
+    keys: dict[str, str | None],
+    now: datetime,
+    fleet_settings: FleetSettings,
+) -> tuple[GateCommand, str, bytes]:
+    """Store one ``set_keys`` command for ``gate``; the caller publishes ``(topic, payload)``
+    after the commit."""
+    message = Command(
+        command_id="cmd-" + secrets.token_hex(12),
+        name=SET_KEYS,
+        args={"keys": keys},
+        ts=int(now.timestamp() * 1000),
+    )
+    record = GateCommand(
+        merchant_id=gate.merchant_id,
+        gate_id=gate.id,
+        command_id=message.command_id,
+        name=message.name,
+        args=message.args,
+        issued_by=None,
+        created_at=now,
+        expires_at=None,
+    )
+    repo.add(session, record)
+    topic = Topics(gate.venue.slug, fleet_settings.mqtt_root).commands(gate.key)
+    return record, topic, encode(message)
 
 
 def keyring_sender(

@@ -28,6 +28,7 @@ from server.db import Database
 from server.fleet import metrics
 from server.fleet.bridge import FleetBridge
 from server.fleet.catchup import CatchupLimiter, HeldList, PlanKind, plan_catchup
+from server.fleet.keyrings import gate_keyring
 from server.fleet.models import ListName, SiteList
 from server.fleet.settings import FleetSettings
 from server.signals import tickets_issued, tickets_revoked
@@ -282,3 +283,30 @@ def test_a_gate_that_reports_current_lists_is_forgotten(
 
     wait_until(lambda: bridge.catchup.reported() == {}, "the gate to be settled")
     assert len(kiosk.messages_of("lists")) == 1
+
+
+def test_a_gate_reporting_another_keyring_gets_set_keys_once_per_interval(
+    world: FleetWorld, bridge: FleetBridge, database: Database, kiosk: FakeKiosk
+) -> None:
+    """A wrong keyring digest brings one ``set_keys`` with the merchant's keyring; the same
+    report again within the catch-up interval brings nothing more; the right digest settles
+    the gate."""
+    with database.sessions() as session:
+        merchant_keys = gate_keyring(session, world.shop.merchant.merchant_id)
+    stale = messages.keyring_digest({"1": None})
+    assert stale != messages.keyring_digest(merchant_keys)
+
+    kiosk.send(kiosk.status(keyring=stale))
+    wait_until(lambda: len(kiosk.messages_of("commands")) == 1, "a set_keys command")
+    (command,) = kiosk.messages_of("commands")
+    assert (command.name, command.args) == ("set_keys", {"keys": merchant_keys})
+
+    kiosk.send(kiosk.status(keyring=stale, outbox_depth=1))
+    wait_until(
+        lambda: bridge.metrics.count(metrics.CATCHUPS_LIMITED) > 0, "the repeat to be held back"
+    )
+    assert len(kiosk.messages_of("commands")) == 1
+
+    kiosk.send(kiosk.status(keyring=messages.keyring_digest(merchant_keys)))
+    wait_until(lambda: bridge.catchup.reported_keyrings() == {}, "the gate to be settled")
+    assert len(kiosk.messages_of("commands")) == 1
