@@ -1,7 +1,7 @@
 """Scan ingestion throughput: 50 simulated gates -> Mosquitto -> the fleet bridge -> database.
 
     .venv/bin/python bench/ingest.py [--gates 50] [--scans 400] [--publishers 2] [--bridges 1 2]
-                                     [--databases sqlite postgresql]
+                                     [--databases sqlite postgresql] [--rounds 1]
 
 One private Mosquitto on a free port with the queue and in-flight limits of
 deploy/mosquitto/mosquitto.conf (persistence off). Every run plays the same load: publisher
@@ -10,7 +10,9 @@ it; the clock starts when they start. Side by side, against that broker and load
 
 - the ceiling: a bare paho subscriber in its own process that only counts, subscribed like the
   bridge (MQTT 5, the shared subscription, the bridge's Receive Maximum, QoS 1, PUBACK on
-  receipt); measured before and after the bridge runs, the higher of the two is the ceiling;
+  receipt); measured before every round of bridge runs and once more at the end, and each
+  bridge run is compared with the higher of the bare runs around it (``--rounds N`` plays
+  everything N times and reports medians: on a shared machine the ceiling moves);
 - the real bridge (``FleetBridge``, every thread of it) in 1 and in 2 server processes sharing
   the subscription, into a SQLite file and into PostgreSQL (ADMIT_BENCH_DATABASE_URL, else the
   local test server when it answers), each run on a fresh database.
@@ -34,6 +36,7 @@ import queue
 import shutil
 import socket
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -615,6 +618,13 @@ def main() -> None:
         default=["sqlite", "postgresql"],
         help="which databases to run the bridge against",
     )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="play every run this many times, a bare run before each round (medians reported:"
+        " on a shared machine the ceiling moves)",
+    )
     args = parser.parse_args()
     import_all_models()
     context = multiprocessing.get_context("spawn")
@@ -638,18 +648,26 @@ def main() -> None:
                 f"{args.publishers} publisher processes; MQTT 5 shared subscription, "
                 f"Receive Maximum {RECEIVE_MAXIMUM}\n"
             )
-            before = bare_run(context, broker, args.gates, args.scans, args.publishers)
-            print(f"{'bare paho subscriber, before':<34} {before:>8,.0f} events/s")
-            results: list[tuple[str, BridgeResult]] = []
             targets = [("SQLite", "sqlite")] if "sqlite" in args.databases else []
             if "postgresql" in args.databases:
                 if pg:
                     targets.append(("PostgreSQL", "postgresql"))
                 else:
                     print("PostgreSQL: not reachable, skipped")
-            for name, kind in targets:
-                # SQLite serialises writers: several instances are a PostgreSQL deployment.
-                for bridges in args.bridges if kind == "postgresql" else [1]:
+            # (label, database kind, bridge processes); SQLite serialises writers, so several
+            # instances are a PostgreSQL deployment.
+            runs = [
+                (f"bridge x{bridges} -> {name}", kind, bridges)
+                for name, kind in targets
+                for bridges in (args.bridges if kind == "postgresql" else [1])
+            ]
+            bares: list[float] = []
+            #: per run label: (result, index of the bare run just before it) per round
+            results: dict[str, list[tuple[BridgeResult, int]]] = {label: [] for label, _, _ in runs}
+            for round_no in range(1, args.rounds + 1):
+                bares.append(bare_run(context, broker, args.gates, args.scans, args.publishers))
+                print(f"round {round_no}: {'bare paho subscriber':<28} {bares[-1]:>8,.0f} events/s")
+                for label, kind, bridges in runs:
                     url = postgres_url() if kind == "postgresql" else None
                     url = url or f"sqlite:///{workdir}/bench-{uuid.uuid4().hex[:6]}.sqlite3"
                     try:
@@ -659,31 +677,40 @@ def main() -> None:
                     finally:
                         if kind == "postgresql":
                             drop_schema(url)
-                    label = f"bridge x{bridges} -> {name}"
-                    results.append((label, result))
-                    print(f"{label:<34} {result.stored_rate:>8,.0f} events/s stored")
-            after = bare_run(context, broker, args.gates, args.scans, args.publishers)
-            print(f"{'bare paho subscriber, after':<34} {after:>8,.0f} events/s")
+                    results[label].append((result, len(bares) - 1))
+                    print(
+                        f"round {round_no}: {label:<28} {result.stored_rate:>8,.0f} events/s stored"
+                    )
+            bares.append(bare_run(context, broker, args.gates, args.scans, args.publishers))
+            print(f"{'bare paho subscriber, last':<37} {bares[-1]:>8,.0f} events/s")
         finally:
             broker.stop()
-    ceiling = max(before, after)
-    print(f"\nceiling (higher bare run): {ceiling:,.0f} events/s\n")
+    print(
+        f"\nceiling: the bare subscriber right before and right after each bridge run, the higher"
+        f" ({min(bares):,.0f}..{max(bares):,.0f} events/s over {len(bares)} runs); figures are"
+        f" medians over {args.rounds} round(s)\n"
+    )
     header = (
         f"{'path':<34} {'stored/s':>9} {'of bare':>8} {'acked/s':>9} {'check-ins':>10}  "
         "rows / distinct; gates whose watermark reached the end; check-in log rows / entries"
     )
     print(header)
     rejections = args.gates * sum(not admitted(seq) for seq in range(1, args.scans + 1))
-    for label, result in results:
-        ok = result.rows == total == result.distinct and result.acked_rate is not None
-        logged = result.checkin_rows == total == result.entries_counted + rejections
-        acked = "-" if result.acked_rate is None else f"{result.acked_rate:,.0f}"
-        checkins = "-" if result.checkins_seconds is None else f"{result.checkins_seconds:.1f} s"
+    for label, rounds in results.items():
+        ratios = [r.stored_rate / max(bares[i], bares[i + 1]) for r, i in rounds]
+        stored = statistics.median(r.stored_rate for r, _ in rounds)
+        acked_rates = [r.acked_rate for r, _ in rounds if r.acked_rate is not None]
+        acked = f"{statistics.median(acked_rates):,.0f}" if len(acked_rates) == len(rounds) else "-"
+        caught_up = [r.checkins_seconds for r, _ in rounds if r.checkins_seconds is not None]
+        checkins = f"{statistics.median(caught_up):.1f} s" if len(caught_up) == len(rounds) else "-"
+        ok = all(r.rows == total == r.distinct and r.acked_rate is not None for r, _ in rounds)
+        logged = all(r.checkin_rows == total == r.entries_counted + rejections for r, _ in rounds)
+        last = rounds[-1][0]
         print(
-            f"{label:<34} {result.stored_rate:>9,.0f} {result.stored_rate / ceiling:>8.0%} "
-            f"{acked:>9} {checkins:>10}  {result.rows} / {result.distinct} / "
-            f"{'ok' if ok else 'MISMATCH'}; {result.gates_at_watermark} of {args.gates}; "
-            f"{result.checkin_rows} / {result.entries_counted}{'' if logged else ' MISMATCH'}"
+            f"{label:<34} {stored:>9,.0f} {statistics.median(ratios):>8.0%} "
+            f"{acked:>9} {checkins:>10}  {last.rows} / {last.distinct} / "
+            f"{'ok' if ok else 'MISMATCH'}; {last.gates_at_watermark} of {args.gates}; "
+            f"{last.checkin_rows} / {last.entries_counted}{'' if logged else ' MISMATCH'}"
         )
     print(
         "\nstored/s: until the last scan is committed; acked/s: until every gate heard a ScanAck"
