@@ -77,8 +77,14 @@ def request_login_code(
     language: str,
     now: datetime,
 ) -> CodeSent:
-    """Send a fresh login code to a phone, within the per-phone and per-IP limits."""
+    """Send a fresh login code to a phone, within the per-phone and per-IP limits.
+
+    The limits are counted and the code added under the phone's and the address's lock
+    (:func:`repo.lock_code_limits`), so concurrent requests cannot all pass one count: a limit
+    of 10 sends exactly 10 codes however many requests arrive at once.
+    """
     phone = normalize_phone(phone_text)
+    repo.lock_code_limits(session, phone=phone, client_ip=client_ip)
     _check_code_limits(session, settings, phone=phone, client_ip=client_ip, now=now)
     code = credentials.new_numeric_code(settings.otp_length)
     repo.add_code(

@@ -3,6 +3,7 @@ constraint violations surface inside the request that caused them."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -250,6 +251,30 @@ def revoke_tokens(
 
 
 # --- one-time codes ----------------------------------------------------------------------------
+
+
+def lock_code_limits(session: Session, *, phone: str, client_ip: str) -> None:
+    """Hold the phone's and then the client address's sending turn until the transaction ends,
+    so that counting the codes in a window and adding one are one step: concurrent requests for
+    one phone (or from one address) are decided one after the other and a limit holds exactly.
+
+    PostgreSQL: transaction-scoped advisory locks, taken in a fixed order (phone, then address:
+    a transaction holding an address lock waits for nothing, so no deadlock). Each statement
+    after them sees every code committed before the lock was granted (read committed). SQLite:
+    nothing to do, a write transaction already holds the database's write lock
+    (``BEGIN IMMEDIATE``, see :mod:`server.db`).
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for key in (_advisory_key("otp.phone", phone), _advisory_key("otp.ip", client_ip)):
+        session.execute(select(func.pg_advisory_xact_lock(key)))
+
+
+def _advisory_key(kind: str, value: str) -> int:
+    """A stable signed 64-bit key for ``pg_advisory_xact_lock`` (the same in every process,
+    unlike ``hash()``); a collision only makes two unrelated requests wait for each other."""
+    digest = hashlib.sha256(f"admit.{kind}:{value}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
 
 
 def count_codes_for_phone_since(session: Session, phone: str, since: datetime) -> int:
