@@ -4,8 +4,9 @@
 ``telemetry`` metrics, name -> number; ``Gate.telemetry_at``: when the server got them) and the
 time now, and answers a :class:`GateHealth`: every metric with its unit and level, the issues
 (metrics out of their healthy range, telemetry stale or missing) and the gate's overall level.
-The thresholds live in :data:`RULES` and :data:`STALE_AFTER` / :data:`DEAD_AFTER`, nowhere else:
-the page, its live stream and the JSON endpoint all go through here.
+The thresholds live in :data:`RULES` and :func:`staleness` (with :data:`STALE_AFTER` /
+:data:`DEAD_AFTER` for a gate that does not say how often it reports), nowhere else: the page,
+its live stream and the JSON endpoint all go through here.
 
 Kiosks send whatever metrics they have (SPEC.md: up to 64, lower snake case). A metric without a
 rule is shown but never warned about; its unit comes from its name (:func:`unit_of`: ``_c``
@@ -82,16 +83,50 @@ RULES: Mapping[str, Rule] = {
     "disk_free_mb": Rule(warn=500, critical=100, low_is_bad=True),
     "mem_free_mb": Rule(warn=100, critical=30, low_is_bad=True),
     "uptime_s": Rule(),
+    # The gate's own report interval: judged through staleness (below), not as a value.
+    "interval_s": Rule(),
     "link_reconnects": Rule(),
     "scans_decided": Rule(),
     "scans_admitted": Rule(),
     "scans_rejected": Rule(),
 }
 
-#: Kiosks send telemetry every 60 s by default (``[telemetry] interval``): three missed messages
-#: make it stale, fifteen minutes without any make it critical.
-STALE_AFTER = timedelta(seconds=180)
-DEAD_AFTER = timedelta(minutes=15)
+#: Kiosks send telemetry every 60 s by default (``[telemetry] interval``) and say so in every
+#: message (``interval_s``); a gate whose message lacks it (older kiosks) is assumed to use this.
+DEFAULT_INTERVAL = timedelta(seconds=60)
+#: The interval a gate reports is trusted within these bounds. Below 10 s (benches, tests), three
+#: missed reports would be a network hiccup rather than a problem; above an hour, a gate would
+#: go unwatched for most of a day (a garbage value must not silence the alarm either).
+MIN_INTERVAL = timedelta(seconds=10)
+MAX_INTERVAL = timedelta(hours=1)
+#: Three missed reports make telemetry stale (warn): one lost message (QoS 0) is normal, three
+#: in a row are not. Critical after fifteen missed reports or fifteen minutes, whichever is
+#: later: a gate silent for a quarter of an hour needs someone whatever its interval, and a
+#: gate that reports rarely gets fifteen chances before it is called dead.
+STALE_REPORTS = 3
+DEAD_REPORTS = 15
+DEAD_AT_LEAST = timedelta(minutes=15)
+
+
+def report_interval(telemetry: Mapping[str, object]) -> timedelta:
+    """How often the gate says it reports (its ``interval_s``, within :data:`MIN_INTERVAL` ..
+    :data:`MAX_INTERVAL`), or :data:`DEFAULT_INTERVAL` when it does not say (or says nonsense:
+    not a finite number above 0)."""
+    seconds = _finite(telemetry.get("interval_s"))
+    if seconds is None or seconds <= 0:
+        return DEFAULT_INTERVAL
+    low, high = MIN_INTERVAL.total_seconds(), MAX_INTERVAL.total_seconds()
+    return timedelta(seconds=min(max(seconds, low), high))  # clamped first: no overflow
+
+
+def staleness(interval: timedelta) -> tuple[timedelta, timedelta]:
+    """(stale, dead): the telemetry ages that make a gate reporting every ``interval`` warn and
+    critical."""
+    return STALE_REPORTS * interval, max(DEAD_REPORTS * interval, DEAD_AT_LEAST)
+
+
+#: The limits of a gate on the default interval: 3 min and 15 min.
+STALE_AFTER, DEAD_AFTER = staleness(DEFAULT_INTERVAL)
 
 #: Issue codes that are not metric names.
 NO_TELEMETRY = "no_telemetry"
@@ -181,14 +216,15 @@ def assess(
         Issue(m.name, m.level, m.value, m.limit, m.unit) for m in metrics if m.level != Level.OK
     ]
     age = max(timedelta(0), now - telemetry_at)
-    stale = age >= STALE_AFTER
+    stale_after, dead_after = staleness(report_interval(telemetry))
+    stale = age >= stale_after
     if stale:
-        limit = DEAD_AFTER if age >= DEAD_AFTER else STALE_AFTER
+        limit = dead_after if age >= dead_after else stale_after
         issues.insert(
             0,
             Issue(
                 TELEMETRY_STALE,
-                Level.CRITICAL if age >= DEAD_AFTER else Level.WARN,
+                Level.CRITICAL if age >= dead_after else Level.WARN,
                 age.total_seconds(),
                 limit.total_seconds(),
                 Unit.SECONDS,

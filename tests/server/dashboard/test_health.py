@@ -1,4 +1,5 @@
-"""The gate health rules (pure): thresholds, staleness, units, and robustness to odd rows."""
+"""The gate health rules (pure): thresholds, staleness (by the gate's own report interval),
+units, and robustness to odd rows."""
 
 from __future__ import annotations
 
@@ -12,20 +13,28 @@ from hypothesis import strategies as st
 
 from server.dashboard.health import (
     DEAD_AFTER,
+    DEFAULT_INTERVAL,
+    MAX_INTERVAL,
+    MIN_INTERVAL,
     NO_TELEMETRY,
     RULES,
     SEVERITY,
     STALE_AFTER,
     TELEMETRY_STALE,
+    GateHealth,
+    Issue,
     Level,
     Unit,
     assess,
     assess_metric,
+    report_interval,
+    staleness,
     unit_of,
 )
 
 NOW = datetime(2025, 6, 1, 8, 0, tzinfo=UTC)
-FRESH = NOW - timedelta(seconds=30)
+#: Fresh whatever interval a gate reports: every stale limit is at least 3 x MIN_INTERVAL (30 s).
+FRESH = NOW - timedelta(seconds=20)
 RULED = sorted(name for name, rule in RULES.items() if rule.warn is not None)
 
 finite = st.floats(allow_nan=False, allow_infinity=False, min_value=-1e9, max_value=1e9)
@@ -177,3 +186,108 @@ def test_units_come_from_the_name(name: str, unit: Unit) -> None:
 @given(st.text(max_size=30))
 def test_every_name_has_a_unit(name: str) -> None:
     assert unit_of(name) in Unit
+
+
+# --- staleness by the gate's own report interval ------------------------------------------------
+
+intervals = st.floats(min_value=0.001, max_value=1e12)
+
+
+def stale_issue(health: GateHealth) -> Issue | None:
+    return next((issue for issue in health.issues if issue.code == TELEMETRY_STALE), None)
+
+
+def test_the_default_interval_keeps_the_old_limits() -> None:
+    assert report_interval({}) == DEFAULT_INTERVAL == timedelta(seconds=60)
+    assert timedelta(minutes=3) == STALE_AFTER
+    assert timedelta(minutes=15) == DEAD_AFTER
+    assert staleness(DEFAULT_INTERVAL) == (STALE_AFTER, DEAD_AFTER)
+
+
+@pytest.mark.parametrize(
+    ("interval_s", "stale_after", "dead_after"),
+    [
+        (60, 180, 900),
+        (60.0, 180, 900),
+        (30, 90, 900),  # reports often: stale sooner, still 15 min before critical
+        (10, 30, 900),
+        (2, 30, 900),  # below MIN_INTERVAL: 3 missed reports would be a hiccup
+        (120, 360, 1800),  # rare reports: 15 chances before critical
+        (300, 900, 4500),
+        (3600, 10800, 54000),
+        (86400, 10800, 54000),  # above MAX_INTERVAL: never watched less than hourly
+        (1e300, 10800, 54000),
+    ],
+)
+def test_limits_follow_the_reported_interval(
+    interval_s: float, stale_after: float, dead_after: float
+) -> None:
+    stale, dead = staleness(report_interval({"interval_s": interval_s}))
+
+    assert (stale.total_seconds(), dead.total_seconds()) == (stale_after, dead_after)
+
+
+@pytest.mark.parametrize("interval_s", [0, -60, None, True, "300", [300], math.nan, math.inf])
+def test_a_nonsense_interval_falls_back_to_the_default(interval_s: object) -> None:
+    assert report_interval({"interval_s": interval_s}) == DEFAULT_INTERVAL
+
+
+@given(intervals)
+def test_stale_after_three_missed_reports_and_dead_no_sooner_than_fifteen_minutes(
+    interval_s: float,
+) -> None:
+    interval = report_interval({"interval_s": interval_s})
+    stale, dead = staleness(interval)
+
+    assert MIN_INTERVAL <= interval <= MAX_INTERVAL
+    assert stale == 3 * interval
+    assert dead == max(15 * interval, timedelta(minutes=15))
+    assert stale < dead
+    assert stale > NOW - FRESH
+
+
+@given(intervals, intervals)
+def test_a_gate_reporting_more_rarely_is_never_judged_stale_sooner(a: float, b: float) -> None:
+    often, rarely = (staleness(report_interval({"interval_s": s})) for s in sorted((a, b)))
+
+    assert often[0] <= rarely[0] and often[1] <= rarely[1]
+
+
+@given(intervals, st.floats(min_value=0, max_value=30 * 86400))
+def test_telemetry_of_any_interval_turns_stale_then_critical(interval_s: float, age: float) -> None:
+    telemetry = {"interval_s": interval_s, "cpu_temp_c": 40}
+    health = assess(telemetry, NOW - timedelta(seconds=age), NOW)
+    stale_after, dead_after = staleness(report_interval(telemetry))
+    issue = stale_issue(health)
+    elapsed = timedelta(seconds=age)
+
+    assert health.stale == (elapsed >= stale_after)
+    if elapsed >= dead_after:
+        assert issue is not None and issue.limit == dead_after.total_seconds()
+        assert health.level == Level.CRITICAL
+    elif elapsed >= stale_after:
+        assert issue is not None and issue.limit == stale_after.total_seconds()
+        assert health.level == Level.WARN
+    else:
+        assert issue is None and health.level == Level.OK
+
+
+def test_a_gate_reporting_every_five_minutes_is_not_late_after_four() -> None:
+    at = NOW - timedelta(minutes=4)
+
+    assert assess({"interval_s": 300}, at, NOW).level == Level.OK
+    assert assess({}, at, NOW).level == Level.WARN  # the 60 s default would call it stale
+    late = assess({"interval_s": 300}, NOW - timedelta(minutes=20), NOW)
+    assert late.level == Level.WARN and late.stale
+    dead = assess({"interval_s": 300}, NOW - timedelta(minutes=75), NOW)
+    assert dead.level == Level.CRITICAL
+
+
+def test_the_interval_is_shown_as_a_duration_and_never_warned_about() -> None:
+    health = assess({"interval_s": 60.0, "uptime_s": 5}, FRESH, NOW)
+
+    assert [(m.name, m.unit, m.level) for m in health.metrics] == [
+        ("uptime_s", Unit.SECONDS, Level.OK),
+        ("interval_s", Unit.SECONDS, Level.OK),
+    ]
+    assert health.issues == ()
