@@ -47,7 +47,7 @@ from kiosk.i18n import texts_for
 from kiosk.link import LinkWorker, MqttLink
 from kiosk.outbox import OutboxDrain, scan_payload
 from kiosk.store import KioskStore
-from kiosk.telemetry import TelemetryRecorder
+from kiosk.telemetry import HostProbe, TelemetryRecorder
 from protocol import messages, reasons
 
 log = logging.getLogger(__name__)
@@ -189,7 +189,11 @@ class Kiosk:
         self.busy_skipped = 0
         self._screen = texts_for(config.site.language)
         self.software = software_version()
-        self.telemetry = TelemetryRecorder(started=time.monotonic())
+        self.telemetry = TelemetryRecorder(
+            started=time.monotonic(),
+            interval_s=config.telemetry_interval,
+            host=HostProbe(config.store_path),
+        )
         self.scan_store = KioskStore(config.store_path)
         self.gate = Gate(
             config.gate,

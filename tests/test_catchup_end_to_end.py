@@ -255,6 +255,9 @@ def test_kiosk_telemetry_reaches_the_registry(world: World) -> None:
         assert isinstance(telemetry, dict)
         assert telemetry["scans_decided"] == 1 and telemetry["scans_rejected"] == 0
         assert {"outbox_depth", "link_reconnects", "uptime_s", "decode_ms_p50"} <= set(telemetry)
+        # Machine health the dashboard judges (no thermal sensor here, so no cpu_temp_c).
+        assert {"interval_s", "disk_free_mb", "disk_free_pct"} <= set(telemetry)
+        assert telemetry["interval_s"] == 0.2
         assert gate["telemetry_at"] is not None
     finally:
         kiosk.stop()

@@ -12,7 +12,8 @@ Why polling rather than an event from ingestion:
 
 Cost: one narrow query (a handful of columns of the merchant's gates, no relationships) per open
 tab every 5 s, taken through the request gate like any request's database turn. Kiosks report
-once a minute, so the poll adds at most 5 s to figures that are up to a minute old. Only gates
+every ``interval_s`` (a minute by default), so the poll adds at most 5 s to figures that are
+up to an interval old. Only gates
 whose :func:`~server.dashboard.present.signature` changed are sent (the first poll of a stream
 sends every gate, which also brings a reconnected tab up to date); ages are counted up by the
 page itself, so a quiet fleet costs the queries and no traffic.

@@ -62,6 +62,7 @@ TEXTS = {
         "en": "{label} {value} ({op} {limit})",
     },
     "dashboard.metric_cpu_temp_c": {"zh-CN": "CPU 温度", "en": "CPU temperature"},
+    "dashboard.metric_interval_s": {"zh-CN": "上报间隔", "en": "Report interval"},
     "dashboard.metric_decode_ms_p50": {"zh-CN": "解码耗时（中位数）", "en": "Decode time (median)"},
     "dashboard.metric_decode_ms_p99": {"zh-CN": "解码耗时（P99）", "en": "Decode time (p99)"},
     "dashboard.metric_outbox_depth": {"zh-CN": "待上传核验", "en": "Scans not yet uploaded"},
