@@ -103,8 +103,8 @@ register_messages(
             "en": "No ticket of this order can be refunded (used, refunded or past the deadline)",
         },
         "sales.refund_request_not_pending": {
-            "zh-CN": "该退款申请已处理或已撤回",
-            "en": "The refund request has already been decided or withdrawn",
+            "zh-CN": "该退款申请已处理、已撤回或已关闭",
+            "en": "The refund request has already been decided, withdrawn or closed",
         },
         "sales.refund_request_status.pending": {
             "zh-CN": "等待商家审核",
@@ -121,6 +121,10 @@ register_messages(
         "sales.refund_request_status.withdrawn": {
             "zh-CN": "申请已撤回，票仍然有效",
             "en": "The request was withdrawn; the tickets remain valid",
+        },
+        "sales.refund_request_status.superseded": {
+            "zh-CN": "商家已直接为这些票办理退款，申请已自动关闭",
+            "en": "Closed: the merchant refunded these tickets directly",
         },
         "sales.refund_sold_out_after_expiry": {
             "zh-CN": "订单过期后票已售罄，款项原路退回",

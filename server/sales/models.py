@@ -48,6 +48,9 @@ class RefundRequestStatus(enum.StrEnum):
     APPROVED = "approved"
     REJECTED = "rejected"
     WITHDRAWN = "withdrawn"
+    #: Closed because a manager refunded every ticket it asked for another way (a direct
+    #: refund of the order); ``refund_id`` names that refund.
+    SUPERSEDED = "superseded"
 
 
 class CartItem(TenantMixin, Base):
@@ -155,7 +158,9 @@ class Refund(TenantMixin, Base):
 class RefundRequest(TenantMixin, Base):
     """A visitor asking for unused tickets of their paid order back. A manager approves it (the
     refund then goes through :func:`server.sales.service.refund_order`, like a staff refund) or
-    rejects it; the visitor may withdraw it while it is pending."""
+    rejects it; the visitor may withdraw it while it is pending. A direct refund of the order
+    that covers every ticket asked for closes it (``superseded``); one that covers some of them
+    narrows it to the rest."""
 
     __tablename__ = "refund_requests"
     __table_args__ = (UniqueConstraint("pending_order_id"),)
@@ -165,9 +170,9 @@ class RefundRequest(TenantMixin, Base):
     visitor_user_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), index=True
     )
-    #: The order items asked for, ascending.
+    #: The order items asked for, ascending (less those a direct refund gave back meanwhile).
     item_ids: Mapped[list[int]] = mapped_column(JSON)
-    #: What the items cost when asked (the refund itself is summed again on approval).
+    #: What those items cost (the refund itself is summed again on approval).
     amount_fen: Mapped[int]
     reason: Mapped[str] = mapped_column(String(500))
     status: Mapped[RefundRequestStatus] = mapped_column(
@@ -182,7 +187,7 @@ class RefundRequest(TenantMixin, Base):
         ForeignKey("users.id", ondelete="SET NULL")
     )
     decision_note: Mapped[str] = mapped_column(String(500), default="")
-    #: The refund an approval made.
+    #: The refund an approval made, or the direct refund that superseded the request.
     refund_id: Mapped[int | None] = mapped_column(ForeignKey("refunds.id", ondelete="SET NULL"))
 
     order: Mapped[Order] = relationship()

@@ -120,6 +120,23 @@ def list_merchant_orders(
     return result
 
 
+def lock_order(session: Session, order: Order) -> None:
+    """Row-lock the order until the transaction ends and read it and its items afresh.
+
+    Everything that changes which of an order's items are refunded or asked back (a refund, a
+    visitor's request, an approval) takes this lock first, so they happen one after the other
+    per order and each sees what the previous one committed. ``FOR UPDATE`` on PostgreSQL; on
+    SQLite the write transaction already holds the database's write lock.
+    """
+    session.scalars(
+        select(Order)
+        .where(Order.id == order.id)
+        .with_for_update(of=Order)
+        .options(selectinload(Order.items))
+        .execution_options(populate_existing=True)
+    ).one()  # fetched, so that the rows as locked overwrite the session's copies
+
+
 def transition(
     session: Session,
     order_id: int,
@@ -266,6 +283,24 @@ def decide_refund_request(
         update(RefundRequest)
         .where(RefundRequest.id == request_id, RefundRequest.status == RefundRequestStatus.PENDING)
         .values(status=status, pending_order_id=None, **values)
+        .execution_options(synchronize_session=False)
+    )
+    changed: bool = getattr(result, "rowcount", 0) == 1
+    if changed:
+        request = session.get(RefundRequest, request_id)
+        if request is not None:
+            session.refresh(request)
+    return changed
+
+
+def narrow_refund_request(
+    session: Session, request_id: int, item_ids: list[int], amount_fen: int
+) -> bool:
+    """Shrink a pending request to the items it still asks for; True if it was still pending."""
+    result = session.execute(
+        update(RefundRequest)
+        .where(RefundRequest.id == request_id, RefundRequest.status == RefundRequestStatus.PENDING)
+        .values(item_ids=item_ids, amount_fen=amount_fen)
         .execution_options(synchronize_session=False)
     )
     changed: bool = getattr(result, "rowcount", 0) == 1

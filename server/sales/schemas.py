@@ -143,4 +143,6 @@ class RefundRequestOut(BaseModel):
     created_at: datetime
     decided_at: datetime | None
     decision_note: str
-    refund_id: int | None = Field(description="The refund an approval made")
+    refund_id: int | None = Field(
+        description="The refund an approval made, or the direct refund that superseded the request"
+    )

@@ -617,8 +617,14 @@ def refund_order(
 ) -> Refund:
     """Refund a paid order, wholly or some of its tickets: money back through the payment's
     provider, the tickets revoked (and pushed to the gates by tickets/fleet). Stock comes back
-    only for ticket types with ``restock_on_refund``."""
+    only for ticket types with ``restock_on_refund``.
+
+    The order is row-locked first (:func:`repo.lock_order`), so two refunds, or a refund and a
+    visitor's request or its approval, never work on the same items at once. A visitor's
+    pending request for this order is settled by what this refund covered
+    (:func:`_settle_pending_request`)."""
     order = get_merchant_order(session, merchant_id, order_id)
+    repo.lock_order(session, order)
     if order.status is not OrderStatus.PAID:
         raise Conflict("sales.order_not_refundable")
     active = {item.id: item for item in order.items if item.status is ItemStatus.ACTIVE}
@@ -658,11 +664,37 @@ def refund_order(
         created_at=now,
     )
     repo.add(session, refund)
+    _settle_pending_request(session, order.id, active, refund, now)
     _revoke_tickets(session, RefundedPart(order.id, merchant_id, order.visitor_user_id, items), now)
     for item in items:
         session.refresh(item)
     session.refresh(order)
     return refund
+
+
+def _settle_pending_request(
+    session: Session, order_id: int, active: dict[int, OrderItem], refund: Refund, now: datetime
+) -> None:
+    """A refund made while a visitor's request for the same order is pending (a manager's
+    direct refund; an approval has decided its own request before it refunds) gave some of the
+    asked-for tickets back already. If it gave all of them, the request is closed as
+    ``superseded``, naming this refund; if some, the request is narrowed to the rest (which the
+    manager may still approve or reject). ``active`` are the order's items before this refund."""
+    request = repo.pending_refund_request(session, order_id)
+    if request is None:
+        return
+    still_active = set(active) - set(refund.item_ids)
+    left = [item_id for item_id in request.item_ids if item_id in still_active]
+    if not left:
+        closed = {
+            "decided_at": now,
+            "decided_by_user_id": refund.created_by_user_id,
+            "refund_id": refund.id,
+        }
+        repo.decide_refund_request(session, request.id, RefundRequestStatus.SUPERSEDED, closed)
+    elif left != request.item_ids:
+        amount = sum(active[item_id].price_fen for item_id in left)
+        repo.narrow_refund_request(session, request.id, left, amount)
 
 
 def _revoke_tickets(session: Session, part: RefundedPart, now: datetime) -> None:
@@ -718,6 +750,7 @@ def request_refund(
     :func:`refund_request_deadline`. Omitted ``item_ids``: every ticket that may still be asked
     back. One pending request per order; a manager decides it."""
     order = get_visitor_order(session, user_id, order_id)
+    repo.lock_order(session, order)  # a refund of this order lands wholly before or after
     if order.status is not OrderStatus.PAID:
         raise Conflict("sales.order_not_refundable")
     if repo.pending_refund_request(session, order.id) is not None:
@@ -837,12 +870,18 @@ def approve_refund_request(
     """Grant a pending request: its tickets must still be unused; the refund then goes through
     :func:`refund_order` (money back through the payment's provider, tickets revoked and the
     revocation pushed to the gates, stock back where the type restocks). Any refusal rolls the
-    whole decision back (the request stays pending for the manager to reject)."""
+    whole decision back (the request stays pending for the manager to reject).
+
+    The order is locked before the request is decided, as :func:`refund_order` locks it, so a
+    direct refund of the same order lands wholly before this decision (the request is then
+    superseded, 409 ``sales.refund_request_not_pending``, or narrowed, and this decision sees
+    it) or wholly after it (and finds those tickets refunded)."""
     request = get_refund_request(session, merchant_id, request_id)
+    order = get_merchant_order(session, merchant_id, request.order_id)
+    repo.lock_order(session, order)
     decision = {"decided_at": now, "decided_by_user_id": staff_user_id, "decision_note": note}
     if not repo.decide_refund_request(session, request.id, RefundRequestStatus.APPROVED, decision):
         raise Conflict("sales.refund_request_not_pending")
-    order = get_merchant_order(session, merchant_id, request.order_id)
     if order.status is not OrderStatus.PAID:
         raise Conflict("sales.order_not_refundable")
     _lock_unused_tickets(session, order, request.item_ids)

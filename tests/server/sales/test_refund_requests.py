@@ -6,7 +6,7 @@ check-in racing the approval never leaves a used ticket refunded."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -27,6 +27,7 @@ from server.sales.models import RefundRequest, RefundRequestStatus
 from server.sales.settings import SalesSettings
 from server.signals import tickets_revoked
 from server.tickets import repository as tickets_repo
+from server.tickets import service as tickets_service
 from server.tickets.models import Ticket, TicketStatus
 from tests.server.catalog.builders import OnSale, on_sale
 from tests.server.helpers import Account, AccountFactory, error_code
@@ -489,3 +490,252 @@ def test_checkers_may_read_but_not_decide_and_other_merchants_see_nothing(
     assert (
         client.get("/api/merchant/refund-requests", headers=other_shop.owner.headers).json() == []
     )
+
+
+# --- a direct refund while a request is pending -------------------------------------------------
+
+
+def _refund_directly(client: TestClient, bought: Bought, item_ids: list[int] | None = None) -> Any:
+    """A manager refunds through the staff path, not through the visitor's request."""
+    body: dict[str, Any] = {"reason": "phoned the box office"}
+    if item_ids is not None:
+        body["item_ids"] = item_ids
+    return client.post(
+        f"/api/merchant/orders/{bought.order_id}/refund", json=body, headers=bought.manager
+    )
+
+
+def _read_request(client: TestClient, bought: Bought, request_id: int, language: str) -> Any:
+    return client.get(
+        f"/api/sales/refund-requests/{request_id}",
+        headers={**bought.visitor.headers, "Accept-Language": language},
+    ).json()
+
+
+def test_a_direct_refund_of_the_whole_order_closes_the_pending_request(
+    client: TestClient, accounts: AccountFactory, clock: ManualClock
+) -> None:
+    bought = _buy_and_pay(client, accounts, clock)
+    request = _ask(client, bought, item_ids=bought.item_ids[:1]).json()
+    refund = _refund_directly(client, bought)
+    assert refund.status_code == 201, refund.text
+
+    closed = _read_request(client, bought, request["id"], "en")
+    assert closed["status"] == "superseded"
+    assert closed["status_message"] == "Closed: the merchant refunded these tickets directly"
+    assert closed["refund_id"] == refund.json()["id"]
+    assert closed["decided_at"] is not None
+    zh = _read_request(client, bought, request["id"], "zh-CN")
+    assert zh["status_message"] == "商家已直接为这些票办理退款，申请已自动关闭"
+    assert client.get("/api/merchant/refund-requests", headers=bought.manager).json() == []
+    closed_ones = client.get(
+        "/api/merchant/refund-requests?status=superseded", headers=bought.manager
+    ).json()
+    assert [r["id"] for r in closed_ones] == [request["id"]]
+
+    late = client.post(
+        f"/api/merchant/refund-requests/{request['id']}/approve",
+        json={},
+        headers={**bought.manager, **EN},
+    )
+    assert late.status_code == 409
+    assert error_code(late) == "sales.refund_request_not_pending"
+    assert late.json()["error"]["message"] == (
+        "The refund request has already been decided, withdrawn or closed"
+    )
+    withdraw = client.post(
+        f"/api/sales/refund-requests/{request['id']}/withdraw", headers=bought.visitor.headers
+    )
+    assert error_code(withdraw) == "sales.refund_request_not_pending"
+    order = client.get(f"/api/merchant/orders/{bought.order_id}", headers=bought.manager).json()
+    assert (order["status"], order["refunded_fen"]) == ("refunded", 2 * 8800)
+
+
+def test_a_direct_refund_of_every_asked_ticket_closes_the_request_and_frees_the_order(
+    client: TestClient, accounts: AccountFactory, clock: ManualClock
+) -> None:
+    bought = _buy_and_pay(client, accounts, clock, count=3)
+    asked, rest = bought.item_ids[:2], bought.item_ids[2:]
+    request = _ask(client, bought, item_ids=asked).json()
+    assert _refund_directly(client, bought, asked).status_code == 201
+    assert _read_request(client, bought, request["id"], "en")["status"] == "superseded"
+    again = _ask(client, bought)
+    assert again.status_code == 201, again.text
+    assert again.json()["item_ids"] == rest
+
+
+def test_a_direct_refund_of_some_asked_tickets_narrows_the_request_to_the_rest(
+    client: TestClient, accounts: AccountFactory, clock: ManualClock, database: Database
+) -> None:
+    bought = _buy_and_pay(client, accounts, clock, count=3)
+    first, second, third = bought.item_ids
+    request = _ask(client, bought, item_ids=[first, second]).json()
+    assert request["amount_fen"] == 2 * 8800
+    assert _refund_directly(client, bought, [first]).status_code == 201
+    narrowed = _read_request(client, bought, request["id"], "en")
+    assert narrowed["status"] == "pending"
+    assert (narrowed["item_ids"], narrowed["amount_fen"]) == ([second], 8800)
+
+    approved = client.post(
+        f"/api/merchant/refund-requests/{request['id']}/approve", json={}, headers=bought.manager
+    )
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["status"] == "approved"
+    tickets = _tickets(database, bought.order_id)
+    assert [tickets[item].status for item in bought.item_ids] == [
+        TicketStatus.REVOKED,
+        TicketStatus.REVOKED,
+        TicketStatus.VALID,
+    ]
+    order = client.get(f"/api/merchant/orders/{bought.order_id}", headers=bought.manager).json()
+    assert (order["status"], order["refunded_fen"]) == ("paid", 2 * 8800)
+    assert third not in approved.json()["item_ids"]
+
+
+def test_a_direct_refund_of_other_tickets_leaves_the_request_as_it_was(
+    client: TestClient, accounts: AccountFactory, clock: ManualClock
+) -> None:
+    bought = _buy_and_pay(client, accounts, clock)
+    first, second = bought.item_ids
+    request = _ask(client, bought, item_ids=[first]).json()
+    assert _refund_directly(client, bought, [second]).status_code == 201
+    unchanged = _read_request(client, bought, request["id"], "en")
+    assert (unchanged["status"], unchanged["item_ids"]) == ("pending", [first])
+    approved = client.post(
+        f"/api/merchant/refund-requests/{request['id']}/approve", json={}, headers=bought.manager
+    )
+    assert approved.json()["status"] == "approved"
+    order = client.get(f"/api/merchant/orders/{bought.order_id}", headers=bought.manager).json()
+    assert (order["status"], order["refunded_fen"]) == ("refunded", 2 * 8800)
+
+
+def test_a_request_whose_tickets_were_revoked_cannot_be_approved(
+    client: TestClient, accounts: AccountFactory, clock: ManualClock, database: Database
+) -> None:
+    """Revoked by staff without a refund: approving would refund void tickets; the manager
+    rejects the request instead."""
+    bought = _buy_and_pay(client, accounts, clock, count=1)
+    request = _ask(client, bought).json()
+    ticket = _tickets(database, bought.order_id)[bought.item_ids[0]]
+    with database.sessions.begin() as session:
+        tickets_service.revoke_tickets(
+            session, bought.made.merchant.merchant_id, [ticket.id], "lost", clock()
+        )
+    refused = client.post(
+        f"/api/merchant/refund-requests/{request['id']}/approve", json={}, headers=bought.manager
+    )
+    assert refused.status_code == 422
+    assert error_code(refused) == "sales.item_not_refundable"
+    order = client.get(f"/api/merchant/orders/{bought.order_id}", headers=bought.manager).json()
+    assert order["refunded_fen"] == 0
+    rejected = client.post(
+        f"/api/merchant/refund-requests/{request['id']}/reject", json={}, headers=bought.manager
+    )
+    assert rejected.json()["status"] == "rejected"
+
+
+def _race(database: Database, **acts: Callable[[Session], object]) -> dict[str, str]:
+    """Run each act in its own write transaction, all starting at once; what each got: ``ok``
+    or its error code (any other exception leaves its name out)."""
+    barrier = threading.Barrier(len(acts))
+    outcome: dict[str, str] = {}
+
+    def run(name: str, act: Callable[[Session], object]) -> None:
+        barrier.wait()
+        try:
+            with database.sessions.begin() as session:
+                act(session)
+            outcome[name] = "ok"
+        except AdmitError as exc:
+            outcome[name] = exc.code
+
+    threads = [threading.Thread(target=run, args=item) for item in acts.items()]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return outcome
+
+
+def _direct_refund(client: TestClient, bought: Bought, clock: ManualClock) -> Any:
+    def act(session: Session) -> object:
+        return service.refund_order(
+            session,
+            bought.made.merchant.merchant_id,
+            bought.order_id,
+            item_ids=None,
+            reason="phoned the box office",
+            staff_user_id=bought.made.merchant.owner.user_id,
+            providers=make_providers(client.app.state.settings),  # type: ignore[attr-defined]
+            now=clock(),
+        )
+
+    return act
+
+
+@pytest.mark.parametrize("repeat", range(3))
+def test_a_direct_refund_racing_the_approval_refunds_once_and_settles_the_request(
+    repeat: int,
+    client: TestClient,
+    accounts: AccountFactory,
+    clock: ManualClock,
+    database: Database,
+) -> None:
+    bought = _buy_and_pay(client, accounts, clock, count=1)
+    request_id = _ask(client, bought).json()["id"]
+
+    def approve(session: Session) -> object:
+        return service.approve_refund_request(
+            session,
+            bought.made.merchant.merchant_id,
+            request_id,
+            staff_user_id=bought.made.merchant.owner.user_id,
+            note="",
+            providers=make_providers(client.app.state.settings),  # type: ignore[attr-defined]
+            now=clock(),
+        )
+
+    outcome = _race(database, approve=approve, refund=_direct_refund(client, bought, clock))
+    with database.sessions() as session:
+        request = session.get_one(RefundRequest, request_id)
+    if outcome["approve"] == "ok":
+        assert outcome == {"approve": "ok", "refund": "sales.order_not_refundable"}
+        assert request.status is RefundRequestStatus.APPROVED
+    else:
+        assert outcome == {"approve": "sales.refund_request_not_pending", "refund": "ok"}
+        assert request.status is RefundRequestStatus.SUPERSEDED
+    assert request.pending_order_id is None and request.refund_id is not None
+    order = client.get(f"/api/merchant/orders/{bought.order_id}", headers=bought.manager).json()
+    assert (order["status"], order["refunded_fen"]) == ("refunded", 8800)
+
+
+@pytest.mark.parametrize("repeat", range(3))
+def test_a_visitor_asking_while_the_order_is_refunded_never_leaves_a_request_pending(
+    repeat: int,
+    client: TestClient,
+    accounts: AccountFactory,
+    clock: ManualClock,
+    database: Database,
+) -> None:
+    bought = _buy_and_pay(client, accounts, clock, count=1)
+
+    def ask(session: Session) -> object:
+        return service.request_refund(
+            session,
+            bought.visitor.user_id,
+            bought.order_id,
+            item_ids=None,
+            reason="cannot come",
+            now=clock(),
+            config=SalesSettings(),
+        )
+
+    outcome = _race(database, ask=ask, refund=_direct_refund(client, bought, clock))
+    assert outcome["refund"] == "ok"
+    assert outcome["ask"] in {"ok", "sales.order_not_refundable"}
+    with database.sessions() as session:
+        statuses = session.scalars(
+            select(RefundRequest.status).where(RefundRequest.order_id == bought.order_id)
+        ).all()
+    expected = [RefundRequestStatus.SUPERSEDED] if outcome["ask"] == "ok" else []
+    assert statuses == expected
