@@ -302,3 +302,28 @@ def test_more_concurrent_check_ins_than_worker_threads_all_answer(
     with database.read() as session:
         logged = session.scalar(select(func.count()).select_from(CheckinRecord))
     assert logged == len(tickets)
+
+
+def test_fifty_concurrent_scans_of_one_ticket_through_the_api_admit_it_once(
+    app: FastAPI, database: Database, accounts: AccountFactory, clock: ManualClock
+) -> None:
+    """The one-hop verifying endpoint keeps the allowance under concurrency: 50 scans of one
+    single-entry ticket at once through a real uvicorn, one admitted, 49 refused as used, 50
+    log rows."""
+    shop = accounts.merchant()
+    checker = _checker(accounts, shop)
+    (ticket,) = issue(database, shop.merchant_id, now=clock())
+
+    async def fire(base: str) -> list[httpx.Response]:
+        limits = httpx.Limits(max_connections=50)
+        async with httpx.AsyncClient(base_url=base, headers=checker, limits=limits) as http:
+            scans = [http.post(SCAN, json={"credential": ticket.credential}) for _ in range(50)]
+            return await asyncio.gather(*scans)
+
+    with _uvicorn(app) as base:
+        responses = asyncio.run(fire(base))
+
+    assert {response.status_code for response in responses} == {200}
+    reasons_given = Counter(response.json()["reason"] for response in responses)
+    assert reasons_given == {reasons.ADMITTED: 1, reasons.ALREADY_USED: 49}
+    assert _logged(database) == 50
