@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import sys
 import time
@@ -139,6 +140,17 @@ async def _run_periodically(job: PeriodicJob, context: ServerContext) -> None:
             log.exception("periodic job %s failed", job.name)
 
 
+def _freeze_startup_objects() -> None:
+    """Move everything built at start-up (modules, the app, SQLAlchemy's mappers: some 165,000
+    objects) out of the cyclic garbage collector's reach. A full collection walks every tracked
+    object, 125-145 ms here, and one ran about every 20 s of check-ins at 150/s: a pause that
+    lands on every request in flight (the p99). Frozen objects are still freed by reference
+    counting; only cycles among them would stay, which is why only the server process freezes
+    (``create_app(freeze_gc=True)`` in :mod:`server.asgi`), not tests that build many apps."""
+    gc.collect()
+    gc.freeze()
+
+
 @contextlib.asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     context: ServerContext = app.state.context
@@ -162,6 +174,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
                     for job in feature.periodic_jobs
                 ]
             log.info("server started", extra={"features": [f.name for f in features]})
+            if app.state.freeze_gc:
+                _freeze_startup_objects()
             yield
             for task in tasks:
                 task.cancel()
@@ -176,8 +190,11 @@ def create_app(
     clock: Clock | None = None,
     sms_sender: SmsSender | None = None,
     database: Database | None = None,
+    freeze_gc: bool = False,
 ) -> FastAPI:
-    """Build the server app. Pass ``clock``/``sms_sender``/``database`` to replace the defaults."""
+    """Build the server app. Pass ``clock``/``sms_sender``/``database`` to replace the defaults;
+    ``freeze_gc`` (the server process) freezes the start-up objects for the garbage collector
+    once the lifespan has started (:func:`_freeze_startup_objects`)."""
     settings = settings or get_settings()
     database = database or Database.connect(settings.database_url)
     context = ServerContext(
@@ -201,6 +218,7 @@ def create_app(
         "sms_sender": context.sms_sender,
         "context": context,
         "features": features,
+        "freeze_gc": freeze_gc,
     }
     for name, value in state.items():
         setattr(app.state, name, value)

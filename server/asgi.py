@@ -4,4 +4,6 @@ from __future__ import annotations
 
 from server.app import create_app
 
-app = create_app()
+#: The server process's app: it freezes its start-up objects for the garbage collector, so full
+#: collections while serving stay short (see server.app._freeze_startup_objects).
+app = create_app(freeze_gc=True)

@@ -3,6 +3,7 @@ replacing a connection the database dropped."""
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 
@@ -11,8 +12,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from server import db
+from server.app import create_app
+from server.clock import ManualClock
 from server.db import Database, make_engine
 from server.logs import JsonFormatter
+from server.settings import Settings
 from tests.server.helpers import error_code
 
 
@@ -104,3 +108,24 @@ def test_a_connection_the_database_dropped_is_replaced_not_served(
     assert client.get("/healthz").status_code == 200
     with database.engine.connect() as connection:
         assert connection.execute(text("SELECT pg_backend_pid()")).scalar_one() != pid
+
+
+def test_the_server_process_freezes_its_start_up_objects_for_the_garbage_collector(
+    settings: Settings, clock: ManualClock
+) -> None:
+    """``create_app(freeze_gc=True)`` (server.asgi) moves what start-up built out of the cyclic
+    collector's reach once the lifespan has started, so a full collection while serving walks
+    only what requests made since; apps built by tests do not freeze."""
+    gc.unfreeze()
+    try:
+        with TestClient(create_app(settings, clock=clock)) as plain:
+            assert plain.get("/healthz").status_code == 200
+            assert gc.get_freeze_count() == 0
+        server = create_app(settings, clock=clock, freeze_gc=True)
+        assert gc.get_freeze_count() == 0
+        with TestClient(server) as served:
+            assert gc.get_freeze_count() > 0
+            assert served.get("/healthz").status_code == 200
+        server.state.database.dispose()
+    finally:
+        gc.unfreeze()
