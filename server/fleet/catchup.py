@@ -23,7 +23,9 @@ A gate that reports ``offline`` or ``lost`` is forgotten; its next ``online`` st
 Signing keys likewise: a status carries the digest of the keyring the gate trusts
 (:func:`protocol.messages.keyring_digest`); a gate whose digest differs from its merchant's
 keyring (it missed a ``set_keys`` while offline and its broker session was lost) gets a
-``set_keys`` command again, stored like any command, at most once per ``catchup_interval``.
+``set_keys`` command again, stored like any command, at most once per ``catchup_interval``
+and not within that interval after any ``set_keys`` to the gate (a rotation's may still be on
+its way).
 
 :func:`plan_catchup` and :class:`CatchupLimiter` are pure (the clock is passed in).
 """
@@ -53,7 +55,7 @@ from server.db import Database
 from server.fleet import lists, metrics
 from server.fleet import repository as repo
 from server.fleet.ingest import Inbound
-from server.fleet.keyrings import gate_keyring, keyring_command
+from server.fleet.keyrings import SET_KEYS, gate_keyring, keyring_command
 from server.fleet.metrics import BridgeMetrics
 from server.fleet.models import EnrollmentState, ListName, SiteList
 from server.fleet.settings import FleetSettings
@@ -282,7 +284,13 @@ class GateCatchup:
         if keyring_digest(keys) == digest:
             self._forget_keyring(site, gate_key, digest)
             return None
-        if not self.limiter.allow((site, gate_key, _KEYRING), (PlanKind.KEYRING, 0), now):
+        # A keyring sent lately (a rotation's, or an earlier catch-up) may still be on its way
+        # or waiting for the gate's next status: give it the catch-up interval before another.
+        last_sent = repo.last_command_sent_at(session, gate.id, SET_KEYS)
+        recently = last_sent is not None and now - last_sent < self.settings.catchup_interval
+        if recently or not self.limiter.allow(
+            (site, gate_key, _KEYRING), (PlanKind.KEYRING, 0), now
+        ):
             self._metrics.add(metrics.CATCHUPS_LIMITED)
             return None
         _, topic, payload = keyring_command(session, gate, keys, now, self.settings)

@@ -323,6 +323,14 @@ def list_commands(
     return session.scalars(query).all()
 
 
+def last_command_sent_at(session: Session, gate_id: int, name: str) -> datetime | None:
+    """When the gate was last sent a command called ``name`` (None: never)."""
+    query = select(func.max(GateCommand.created_at)).where(
+        GateCommand.gate_id == gate_id, GateCommand.name == name
+    )
+    return session.scalar(query)
+
+
 # --- site lists ---------------------------------------------------------------------------------
 
 
