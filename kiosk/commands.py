@@ -75,8 +75,11 @@ class GateControl(Protocol):
 class ListKeeper(Protocol):
     """The list side of the store (``kiosk.lists``), adapted to what results report."""
 
-    def apply(self, update: ListUpdate) -> tuple[str | None, dict[str, object]]:
-        """Apply an update; returns (error reason or None, detail)."""
+    def apply(
+        self, update: ListUpdate, *, allow_rollback: bool = False
+    ) -> tuple[str | None, dict[str, object]]:
+        """Apply an update; returns (error reason or None, detail). ``allow_rollback``: see
+        :func:`kiosk.lists.may_roll_back`."""
 
     def audit(self, list_name: str) -> dict[str, object]:
         """``{"list", "version", "digest", "count"}`` of the list as held."""
@@ -91,8 +94,10 @@ class StoreLists:
     def __init__(self, store: KioskStore) -> None:
         self._store = store
 
-    def apply(self, update: ListUpdate) -> tuple[str | None, dict[str, object]]:
-        result = lists.apply_update(self._store, update)
+    def apply(
+        self, update: ListUpdate, *, allow_rollback: bool = False
+    ) -> tuple[str | None, dict[str, object]]:
+        result = lists.apply_update(self._store, update, allow_rollback=allow_rollback)
         detail: dict[str, object] = {"outcome": str(result.outcome), "version": result.version}
         if result.detail:
             detail["message"] = result.detail[:200]
@@ -158,10 +163,12 @@ class CommandHandler:
             return None
         return self._result(error.command_id, error.reason, {"message": error.detail[:200]})
 
-    def handle_list_update(self, update: ListUpdate) -> CommandResult:
+    def handle_list_update(
+        self, update: ListUpdate, *, allow_rollback: bool = False
+    ) -> CommandResult:
         """Apply a list update through ``kiosk.lists``; the result names the update's id."""
         try:
-            error, detail = self._lists.apply(update)
+            error, detail = self._lists.apply(update, allow_rollback=allow_rollback)
         except Exception as exc:
             log.exception("list update %s failed", update.id)
             error, detail = FAILED, {"message": str(exc)[:200]}

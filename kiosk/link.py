@@ -31,6 +31,7 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
 
+from kiosk import lists
 from kiosk.commands import CommandHandler
 from kiosk.config import MqttConfig
 from kiosk.outbox import OutboxDrain
@@ -346,6 +347,8 @@ class LinkWorker:
         self._telemetry_interval = telemetry_interval
         self._next_telemetry_at = clock() + telemetry_interval
         self._on_lists_behind = on_lists_behind
+        #: list -> (version, digest) the site's latest ``list_announce`` names
+        self._site_heads: dict[str, tuple[int, str]] = {}
         self.counts: Counter[str] = Counter()
 
     # --- called from other threads -------------------------------------------------------
@@ -457,7 +460,14 @@ class LinkWorker:
             self._publish_status(force=True)
         elif isinstance(message, messages.ListUpdate):
             self.counts["list_updates"] += 1
-            result = self._commands.handle_list_update(message)
+            # A snapshot on our own lists topic may take the list back to the site's announced
+            # head (the server's database was restored); anything else only moves it forward.
+            allow_rollback = item.ref.kind == topics.LISTS and lists.may_roll_back(
+                message,
+                self._store.list_version(message.list).version,
+                self._site_heads.get(message.list),
+            )
+            result = self._commands.handle_list_update(message, allow_rollback=allow_rollback)
             self._answer(result)
             self._publish_status(force=True)
             if result.error in CATCHUP_OUTCOMES and self._on_lists_behind is not None:
@@ -483,6 +493,7 @@ class LinkWorker:
             "allowlist": (announce.allowlist_version, announce.allowlist_digest),
             "revocations": (announce.revocations_version, announce.revocations_digest),
         }
+        self._site_heads = dict(site)
         behind = [
             name
             for name, (version, digest) in site.items()

@@ -9,6 +9,10 @@ topic:
   below it: ``duplicate``; anything else: ``gap``, ask for a resync). It is applied in one
   transaction while the ListDigest is updated entry by entry; the digest is compared BEFORE the
   commit and a mismatch rolls everything back (``digest_mismatch``);
+- a snapshot older than the list held is a ``duplicate``, unless the site's announce names
+  exactly its version and digest (:func:`may_roll_back`: the server's database was restored
+  and its lists went back; the kiosk follows rather than ignore every update until the
+  server's versions pass its own);
 - a snapshot arrives in chunks. Each chunk is staged durably (``staged``), so an interrupted
   resync resumes with the missing chunks (``missing_chunks``). When the last chunk is in, the
   staged list's digest (summed as chunks arrive) is checked and the staged table is swapped in
@@ -93,8 +97,24 @@ class _DigestMismatch(Exception):
         self.computed = computed
 
 
-def apply_update(store: KioskStore, update: ListUpdate) -> ApplyResult:
-    """Apply one delta or snapshot chunk (see the module docstring). Never half-applies."""
+def may_roll_back(update: ListUpdate, held_version: int, site_head: tuple[int, str] | None) -> bool:
+    """Whether a snapshot older than the list held replaces it: only when the site's latest
+    ``list_announce`` names exactly that version and digest, i.e. the server's list itself went
+    back (its database was restored from a backup). A stale snapshot overtaken by newer updates
+    never matches the announce, so it stays a duplicate. Pure."""
+    return (
+        update.snapshot
+        and update.to_version < held_version
+        and site_head == (update.to_version, update.digest)
+    )
+
+
+def apply_update(
+    store: KioskStore, update: ListUpdate, *, allow_rollback: bool = False
+) -> ApplyResult:
+    """Apply one delta or snapshot chunk (see the module docstring). Never half-applies.
+    ``allow_rollback``: a snapshot older than the list held replaces it (see
+    :func:`may_roll_back`); otherwise it is a duplicate."""
     tables = _TABLES[update.list]
     try:
         rows = _rows(update)
@@ -103,7 +123,7 @@ def apply_update(store: KioskStore, update: ListUpdate) -> ApplyResult:
         current = store.list_version(update.list).version
         return ApplyResult(Outcome.MALFORMED, update.list, current, str(exc))
     if update.snapshot:
-        return _apply_chunk(store, tables, update, rows)
+        return _apply_chunk(store, tables, update, rows, allow_rollback)
     return _apply_delta(store, tables, update, rows)
 
 
@@ -184,12 +204,16 @@ def _apply_delta(
 
 
 def _apply_chunk(
-    store: KioskStore, tables: _Tables, update: ListUpdate, rows: list[tuple[object, ...]]
+    store: KioskStore,
+    tables: _Tables,
+    update: ListUpdate,
+    rows: list[tuple[object, ...]],
+    allow_rollback: bool,
 ) -> ApplyResult:
     try:
         with store.transaction() as conn:
             version, digest_hex, _ = _version(conn, update.list)
-            if update.to_version < version or (
+            if (update.to_version < version and not allow_rollback) or (
                 update.to_version == version and update.digest == digest_hex
             ):
                 return ApplyResult(Outcome.DUPLICATE, update.list, version, "list already current")

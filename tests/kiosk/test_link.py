@@ -14,10 +14,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from paho.mqtt.enums import CallbackAPIVersion
 
+from kiosk import lists
 from kiosk.config import MqttConfig
 from kiosk.link import Malformed, MqttLink, Received
 from kiosk.store import KioskStore
 from protocol import messages, topics
+from protocol.allowlist import ListDigest
 from protocol.signing import SigningKey
 from tests.kiosk.conftest import (
     SITE,
@@ -241,3 +243,75 @@ def test_an_announce_of_newer_lists_republishes_the_status(
 def test_classify_never_raises(topic: str, payload: bytes) -> None:
     link = MqttLink(MqttConfig(url="mqtt://127.0.0.1:1", client_id="c"), SITE, "g1", lambda e: None)
     assert isinstance(link.classify(topic, payload), Received | Malformed)
+
+
+def test_a_snapshot_takes_the_list_back_only_to_the_announced_head(
+    mqtt_url: str, signing_key: SigningKey, tmp_path: Path, gate_id: str, fake_server: FakeServer
+) -> None:
+    """The server's database was restored: the site announces allowlist version 2 while the
+    gate holds version 5. A version-2 snapshot on the gate's own lists topic replaces the list
+    then, and not before (a stale snapshot is a duplicate)."""
+    config = write_config(tmp_path, mqtt_url, signing_key, gate=gate_id)
+    ahead = sorted(f"{n:032x}" for n in range(5))
+    restored = sorted(f"{n:032x}" for n in range(100, 103))
+    digest = ListDigest.of(restored).hex()
+
+    def snapshot() -> bytes:
+        return messages.encode(
+            messages.ListUpdate(
+                list="allowlist",
+                site=SITE,
+                scope=None,
+                snapshot=True,
+                from_version=0,
+                to_version=2,
+                add=restored,
+                remove=[],
+                digest=digest,
+                chunk=0,
+                chunks=1,
+                meta=None,
+                ts=now_ms(),
+            )
+        )
+
+    def held() -> tuple[int, str]:
+        with KioskStore(config.store_path) as store:
+            version = store.list_version("allowlist")
+            return version.version, version.digest
+
+    with KioskStore(config.store_path) as store:
+        seeded = messages.ListUpdate(
+            list="allowlist",
+            site=SITE,
+            scope=None,
+            snapshot=True,
+            from_version=0,
+            to_version=5,
+            add=ahead,
+            remove=[],
+            digest=ListDigest.of(ahead).hex(),
+            chunk=0,
+            chunks=1,
+            meta=None,
+            ts=now_ms(),
+        )
+        assert lists.apply_update(store, seeded).ok
+    with running_kiosk(config) as kiosk:
+        assert kiosk.worker is not None and kiosk.worker.link.wait_connected(10)
+        gate_lists = fake_server.topics.lists(gate_id)
+        fake_server.publish_raw(gate_lists, snapshot())  # no announce yet: stale
+        assert fake_server.wait_for(lambda s: len(s.results) >= 1, 10)
+        assert held()[0] == 5
+        announce = messages.ListAnnounce(
+            site=SITE,
+            allowlist_version=2,
+            allowlist_digest=digest,
+            revocations_version=0,
+            revocations_digest=ListDigest().hex(),
+            ts=now_ms(),
+        )
+        fake_server.publish_raw(fake_server.topics.list_announce(), messages.encode(announce))
+        fake_server.publish_raw(gate_lists, snapshot())
+        assert fake_server.wait_for(lambda s: len(s.results) >= 2, 10)
+        assert held() == (2, digest)

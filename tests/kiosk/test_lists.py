@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.lists import Outcome, apply_update, audit, discard_staging, missing_chunks
+from kiosk.lists import (
+    Outcome,
+    apply_update,
+    audit,
+    discard_staging,
+    may_roll_back,
+    missing_chunks,
+)
 from kiosk.store import KioskStore
 from protocol.allowlist import ListDigest
 from protocol.messages import ListUpdate
@@ -228,3 +235,49 @@ def test_thousand_entry_delta(store: KioskStore) -> None:
     some = sorted(added)[0]
     looked_up = store.allowlist_entry(some)
     assert looked_up is not None and looked_up.ticket_id == 0
+
+
+def test_an_older_snapshot_is_a_duplicate_unless_rollback_is_allowed(store: KioskStore) -> None:
+    """The server's database was restored: its list is back at version 2. The snapshot it sends
+    replaces the kiosk's version 5 only when rollback is allowed (the announce names it), in
+    chunks like any snapshot, and later deltas from version 2 apply."""
+    seeded(store)
+    restored = sorted({entry(n) for n in range(20, 24)})
+    digest = ListDigest.of(restored).hex()
+    first = update(restored[:2], 2, digest, chunks=2)
+    second = update(restored[2:], 2, digest, chunk=1, chunks=2)
+    assert apply_update(store, first).outcome == Outcome.DUPLICATE
+    assert apply_update(store, first, allow_rollback=True).outcome == Outcome.STAGED
+    done = apply_update(store, second, allow_rollback=True)
+    assert (done.outcome, done.version) == (Outcome.APPLIED, 2)
+    assert contents(store) == set(restored)
+    after = sorted({*restored, entry(30)})
+    delta = update([entry(30)], 3, set(after), from_version=2)
+    assert apply_update(store, delta).outcome == Outcome.APPLIED
+    assert contents(store) == set(after)
+
+
+SNAPSHOT_DIGEST = "ab" * 32
+OTHER_DIGEST = "cd" * 32
+
+
+@pytest.mark.parametrize(
+    ("snapshot", "to_version", "held", "site_head", "expected"),
+    [
+        (True, 2, 5, (2, SNAPSHOT_DIGEST), True),  # the site went back to exactly this list
+        (True, 2, 5, (5, SNAPSHOT_DIGEST), False),  # stale: the site is where the kiosk is
+        (True, 2, 5, (2, OTHER_DIGEST), False),  # same version, another list: not this one
+        (True, 2, 5, None, False),  # no announce seen yet
+        (True, 5, 5, (5, SNAPSHOT_DIGEST), False),  # not older: the usual rules apply
+        (False, 2, 5, (2, SNAPSHOT_DIGEST), False),  # deltas never roll back
+    ],
+)
+def test_rollback_only_to_the_announced_head(
+    snapshot: bool,
+    to_version: int,
+    held: int,
+    site_head: tuple[int, str] | None,
+    expected: bool,
+) -> None:
+    message = update([], to_version, SNAPSHOT_DIGEST, from_version=None if snapshot else 1)
+    assert may_roll_back(message, held, site_head) is expected
