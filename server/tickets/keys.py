@@ -42,7 +42,8 @@ SALT_BYTES = 16
 
 #: How long a process trusts its cached keyring of a merchant without reading the keys again:
 #: the longest a key retired by *another* server process may still verify here.
-KEYRING_TTL_SECONDS = 30.0
+#: A key retired in another server process is still trusted here for at most this long.
+KEYRING_TTL_SECONDS = 5.0
 
 T = TypeVar("T")
 
