@@ -78,12 +78,16 @@ class BatchInsert:
         """Insert ``rows`` (dicts by column key); the RETURNING rows, if any."""
         if not rows:
             return []
-        if is_postgresql(session):
-            statement, payload = self.postgresql, json.dumps(rows, default=_json_postgresql)
-        else:
-            statement, payload = self.sqlite, json.dumps(rows, default=_json_sqlite)
-        result = session.connection().execute(statement, {"rows": payload})
+        statement = self.postgresql if is_postgresql(session) else self.sqlite
+        result = session.connection().execute(statement, {"rows": json_rows(session, rows)})
         return result.all() if result.returns_rows else []
+
+
+def json_rows(session: Session, rows: Sequence[dict[str, Any]]) -> str:
+    """``rows`` as one JSON text for this session's database (``json_to_recordset`` on
+    PostgreSQL, ``json_each`` on SQLite), values converted as SQLAlchemy would store them."""
+    convert = _json_postgresql if is_postgresql(session) else _json_sqlite
+    return json.dumps(rows, default=convert)
 
 
 #: How SQLAlchemy's SQLite dialect stores a DATETIME (``server.db.UTCDateTime`` stores UTC).

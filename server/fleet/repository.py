@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, case, delete, func, or_, select, update
+from sqlalchemy import Table, delete, func, select, text, update
 from sqlalchemy.orm import Session, selectinload
 
 from server.catalog.models import Event, TicketType, Venue, Zone, ticket_type_zones
@@ -26,7 +26,7 @@ from server.fleet.models import (
     ListName,
     SiteList,
 )
-from server.sqlbatch import BatchInsert, one_of
+from server.sqlbatch import BatchInsert, is_postgresql, json_rows, one_of
 from server.tenancy import get_owned, scoped_select
 
 # --- catalog facts the fleet needs ------------------------------------------------------------
@@ -209,36 +209,49 @@ _INSERT_SCANS = BatchInsert(
 
 
 def record_scan_progress(session: Session, progress: Sequence[dict[str, Any]]) -> None:
-    """Per gate after storing its scans, one executemany UPDATE: ``gate_id``, ``watermark``,
-    ``seen_at`` and ``last_scan_at`` (None: no new scan). The watermark and the last scan time
-    only move forward, also when two server instances store scans of one gate at once; callers
-    pass the gates in id order so concurrent transactions lock their rows in the same order."""
+    """Per gate after storing its scans: ``gate_id``, ``watermark``, ``seen_at`` and
+    ``last_scan_at`` (None: no new scan), for every gate of a batch in one UPDATE from the rows
+    as JSON (one statement instead of one per gate). The watermark and the last scan time only
+    move forward, also when two server instances store scans of one gate at once. On
+    PostgreSQL the gates are first locked in id order, so concurrent transactions never
+    deadlock on them (SQLite's write transaction already holds the write lock)."""
     if not progress:
         return
-    watermark = bindparam("watermark", type_=Gate.__table__.c.ack_watermark.type)
-    last_scan = bindparam("last_scan_at", type_=Gate.__table__.c.last_scan_at.type)
-    statement = (
-        update(Gate)
-        .where(Gate.id == bindparam("gate_id"))
-        .values(
-            ack_watermark=case(
-                (Gate.ack_watermark < watermark, watermark), else_=Gate.ack_watermark
-            ),
-            last_seen_at=bindparam("seen_at", type_=Gate.__table__.c.last_seen_at.type),
-            last_scan_at=case(
-                (
-                    and_(
-                        last_scan.is_not(None),
-                        or_(Gate.last_scan_at.is_(None), Gate.last_scan_at < last_scan),
-                    ),
-                    last_scan,
-                ),
-                else_=Gate.last_scan_at,
-            ),
-        )
-    )
-    # On the connection: the session would take a list of parameters for an ORM bulk update.
-    session.connection().execute(statement, list(progress))
+    connection = session.connection()
+    if is_postgresql(session):
+        ids = sorted(row["gate_id"] for row in progress)
+        connection.execute(_LOCK_GATES, {"ids": ids})
+        connection.execute(_PROGRESS_POSTGRESQL, {"rows": json_rows(session, progress)})
+    else:
+        connection.execute(_PROGRESS_SQLITE, {"rows": json_rows(session, progress)})
+
+
+_LOCK_GATES = text("SELECT id FROM fleet_gates WHERE id = ANY(:ids) ORDER BY id FOR UPDATE")
+#: Both forms: the watermark and the last scan time move forward only.
+_PROGRESS_POSTGRESQL = text(
+    "UPDATE fleet_gates SET"
+    " ack_watermark = GREATEST(fleet_gates.ack_watermark, p.watermark),"
+    " last_seen_at = p.seen_at,"
+    " last_scan_at = CASE WHEN p.last_scan_at IS NOT NULL AND (fleet_gates.last_scan_at IS NULL"
+    " OR fleet_gates.last_scan_at < p.last_scan_at) THEN p.last_scan_at"
+    " ELSE fleet_gates.last_scan_at END"
+    " FROM json_to_recordset(CAST(:rows AS json))"
+    " AS p(gate_id integer, watermark integer, seen_at timestamptz, last_scan_at timestamptz)"
+    " WHERE fleet_gates.id = p.gate_id"
+)
+_PROGRESS_SQLITE = text(
+    "UPDATE fleet_gates SET"
+    " ack_watermark = max(fleet_gates.ack_watermark, p.watermark),"
+    " last_seen_at = p.seen_at,"
+    " last_scan_at = CASE WHEN p.last_scan_at IS NOT NULL AND (fleet_gates.last_scan_at IS NULL"
+    " OR fleet_gates.last_scan_at < p.last_scan_at) THEN p.last_scan_at"
+    " ELSE fleet_gates.last_scan_at END"
+    " FROM (SELECT json_extract(value, '$.gate_id') AS gate_id,"
+    " json_extract(value, '$.watermark') AS watermark,"
+    " json_extract(value, '$.seen_at') AS seen_at,"
+    " json_extract(value, '$.last_scan_at') AS last_scan_at FROM json_each(:rows)) AS p"
+    " WHERE fleet_gates.id = p.gate_id"
+)
 
 
 #: What the check-in stage reads of a pending scan.
