@@ -226,7 +226,9 @@ def record_scan_progress(session: Session, progress: Sequence[dict[str, Any]]) -
         connection.execute(_PROGRESS_SQLITE, {"rows": json_rows(session, progress)})
 
 
-_LOCK_GATES = text("SELECT id FROM fleet_gates WHERE id = ANY(:ids) ORDER BY id FOR UPDATE")
+#: FOR NO KEY UPDATE, the lock the UPDATE itself takes: it does not conflict with the KEY SHARE
+#: locks this batch's (and a concurrent batch's) scan INSERT holds on the gates (foreign key).
+_LOCK_GATES = text("SELECT id FROM fleet_gates WHERE id = ANY(:ids) ORDER BY id FOR NO KEY UPDATE")
 #: Both forms: the watermark and the last scan time move forward only.
 _PROGRESS_POSTGRESQL = text(
     "UPDATE fleet_gates SET"

@@ -3,6 +3,7 @@ forward, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -69,3 +70,62 @@ def test_progress_of_several_batches_keeps_the_highest_watermark_and_last_scan(
     )
     assert _state(database, second["id"])[0] == max(w // 2 for w, _, _ in updates)
     assert _state(database, second["id"])[2] is None
+
+
+def test_two_instances_storing_scans_of_the_same_gates_never_deadlock(
+    world: FleetWorld, database: Database
+) -> None:
+    """Two server instances store batches for the same gates at once: each batch inserts its
+    scans (whose foreign key share-locks the gates) and then moves every gate's progress. The
+    progress lock must not conflict with those share locks, or the two deadlock."""
+    gates = [world.gate(f"g-{uuid.uuid4().hex[:8]}")["id"] for _ in range(6)]
+    merchant_id = world.shop.merchant.merchant_id
+    errors: list[BaseException] = []
+    start = threading.Barrier(2)
+
+    def instance(name: str, order: list[int]) -> None:
+        try:
+            start.wait()
+            for batch in range(15):
+                with database.sessions.begin() as session:
+                    rows = [_scan_row(merchant_id, gate_id, f"{name}-{batch}") for gate_id in order]
+                    repo.insert_scans(session, rows)
+                    repo.record_scan_progress(
+                        session,
+                        [_progress(gate_id, batch, batch, batch) for gate_id in sorted(order)],
+                    )
+        except BaseException as error:  # reported below
+            errors.append(error)
+
+    threads = [
+        threading.Thread(target=instance, args=("a", gates)),
+        threading.Thread(target=instance, args=("b", gates[::-1])),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    assert all(_state(database, gate_id)[0] == 14 for gate_id in gates)
+
+
+def _scan_row(merchant_id: int, gate_id: int, scan_id: str) -> dict[str, Any]:
+    at = T0
+    return {
+        "merchant_id": merchant_id,
+        "gate_id": gate_id,
+        "scan_id": scan_id,
+        "seq": 1,
+        "scanned_at": at,
+        "received_at": at,
+        "offline": False,
+        "direction": "in",
+        "decision": "rejected",
+        "reason": "already_used",
+        "ticket_id": None,
+        "event_id": None,
+        "code_hash": None,
+        "entry_no": None,
+        "annuls": None,
+        "checkin_pending": False,
+    }
