@@ -223,8 +223,10 @@ _LIVE_TOKEN = (
 
 def find_live_token(session: Session, token_hash: str, now: datetime) -> LiveToken | None:
     """The unexpired, unrevoked token with this hash, its user and (if bound) its membership's
-    role and merchant's state, in one round trip of plain columns."""
-    row = session.execute(_LIVE_TOKEN, {"token_hash": token_hash, "now": now}).first()
+    role and merchant's state, in one round trip of plain columns. Every authenticated request
+    runs it: on the session's connection, a Core execution skips the ORM's statement handling
+    (about half its Python cost)."""
+    row = session.connection().execute(_LIVE_TOKEN, {"token_hash": token_hash, "now": now}).first()
     return None if row is None else LiveToken(*row)
 
 

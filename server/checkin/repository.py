@@ -191,7 +191,7 @@ def scoped_events(session: Session, merchant_id: int, user_id: int) -> list[int]
     """The events a checker is restricted to (empty: none). Every checker's check-in runs it,
     so the statement is built once."""
     params = {"merchant_id": merchant_id, "user_id": user_id}
-    return list(session.scalars(_SCOPED_EVENTS, params).all())
+    return list(session.connection().execute(_SCOPED_EVENTS, params).scalars().all())
 
 
 def replace_scoped_events(
