@@ -6,19 +6,15 @@ when the gate admitted what the server would have refused online (``already_used
 ticket's next entry; a ``not_passed`` rejection naming the admission it ``annuls`` gives that
 entry back.
 
-Two paths, one set of rules:
-
-- :func:`record_gate_scan` records one scan with the single-attempt primitives of
-  :mod:`server.checkin.service` (conditional claim, savepoints, unique guards).
-- :func:`record_gate_scans` records a batch the way the fleet's check-in stage needs to keep up
-  with many gates: which scans are already logged (one query), every ticket the batch names,
-  row-locked in id order (one ``SELECT ... FOR UPDATE``; SQLite's write transaction already
-  holds the write lock), then the pure :func:`plan_gate_records` decides every row and counter
-  in memory, and one ``executemany`` UPDATE and one multi-row INSERT write them. Holding the
-  locks makes the in-memory counters authoritative, so the allowance holds exactly as with the
-  conditional claim. Annulments (rare) take the single path in their place in the batch, and
-  should a unique guard still refuse the batch (a writer that raced it), the batch's savepoint
-  is rolled back and its scans take the single path, which settles each.
+:func:`record_gate_scans` records scans the way the fleet's check-in stage needs to keep up with
+many gates (:func:`record_gate_scan` is a batch of one): which scans are already logged (one
+query); every ticket the batch names, row-locked in id order (one ``SELECT ... FOR UPDATE``;
+SQLite's write transaction already holds the write lock); the pure :func:`plan_gate_records`
+decides every row and counter in memory; one ``executemany`` UPDATE and one multi-row INSERT
+write them. Holding the locks makes the in-memory counters authoritative, so the allowance
+holds as with check-in's conditional claim. Annulments (rare) are logged one by one at their
+place in the batch. Should a unique guard refuse a batch (another transaction logged one of
+its scan ids meanwhile), its savepoint is rolled back and each scan is recorded in its own.
 """
 
 from __future__ import annotations
@@ -45,7 +41,6 @@ from server.checkin.rules import entry_refusal
 from server.checkin.service import (
     Actor,
     Attempt,
-    claim_and_log,
     loggable,
     record_values,
     store_unique,
@@ -142,67 +137,25 @@ def annuls_an_entry(entry: GateScanEntry) -> bool:
 
 
 def record_gate_scan(session: Session, entry: GateScanEntry, now: datetime) -> CheckinRecord:
-    """Store a gate's decided scan; idempotent by scan id; always stores."""
-    earlier = repo.record_by_scan_id(session, entry.merchant_id, entry.scan_id)
-    if earlier is not None:
-        return earlier
+    """Store a gate's decided scan (a batch of one); idempotent by scan id; always stores."""
+    record_gate_scans(session, [entry], now)
+    stored = repo.record_by_scan_id(session, entry.merchant_id, entry.scan_id)
+    assert stored is not None, "a gate scan was not logged"
+    return stored
+
+
+def _record_annulment(session: Session, entry: GateScanEntry, now: datetime) -> None:
+    """A ``not_passed`` rejection naming an admission: logged, and the admission's entry given
+    back once (a second annulment of the same admission gives nothing back)."""
     merchant_id = entry.merchant_id
+    if repo.record_by_scan_id(session, merchant_id, entry.scan_id) is not None:
+        return
     ticket = _find_ticket(session, merchant_id, ticket_lookup(entry))
     actor, attempt = gate_attempt(entry, ticket is not None, now)
-    if entry.gate_decision != CheckinResult.ADMITTED.value:
-        return _gate_rejection(session, entry, actor, attempt, ticket)
-    if ticket is None:
-        unknown = record_values(
-            merchant_id,
-            actor,
-            attempt,
-            None,
-            None,
-            conflict_reason=reasons.UNKNOWN_TICKET,
-            reason=entry.gate_reason,
-        )
-        return _store(session, merchant_id, CheckinRecord(**unknown))
-    if attempt.direction is Direction.OUT:
-        out = record_values(merchant_id, actor, attempt, ticket, None, reason=entry.gate_reason)
-        return _store(session, merchant_id, CheckinRecord(**out))
-    refusal = entry_refusal(ticket_facts(ticket), entry.scanned_at)
-    if refusal is None:
-        counted = record_values(merchant_id, actor, attempt, ticket, None, reason=entry.gate_reason)
-        admitted = claim_and_log(session, merchant_id, ticket, CheckinRecord(**counted))
-        if admitted is not None:
-            return admitted
-        tickets_repo.reload_ticket(session, ticket)
-        refusal = entry_refusal(ticket_facts(ticket), entry.scanned_at) or reasons.ALREADY_USED
-    flagged = record_values(
-        merchant_id,
-        actor,
-        attempt,
-        ticket,
-        None,
-        conflict_reason=refusal,
-        reason=entry.gate_reason,
-    )
-    return _store(session, merchant_id, CheckinRecord(**flagged))
-
-
-def _gate_rejection(
-    session: Session,
-    entry: GateScanEntry,
-    actor: Actor,
-    attempt: Attempt,
-    ticket: Ticket | None,
-) -> CheckinRecord:
-    merchant_id = entry.merchant_id
-    annulled: CheckinRecord | None = None
-    if annuls_an_entry(entry):
-        assert entry.annuls is not None
-        target = repo.record_by_scan_id(session, merchant_id, entry.annuls)
-        if (
-            target is not None
-            and target.entry_no is not None
-            and repo.annulment_of(session, target.id) is None
-        ):
-            annulled = target
+    assert entry.annuls is not None
+    annulled = repo.record_by_scan_id(session, merchant_id, entry.annuls)
+    if annulled is None or annulled.entry_no is None or repo.annulment_of(session, annulled.id):
+        annulled = None
     if annulled is not None and ticket is None and annulled.ticket_id is not None:
         ticket = tickets_repo.get_ticket(session, merchant_id, annulled.ticket_id)
     record = CheckinRecord(
@@ -218,7 +171,6 @@ def _gate_rejection(
     stored = _store(session, merchant_id, record)
     if annulled is not None and stored is record and annulled.ticket_id is not None:
         tickets_repo.release_entry(session, annulled.ticket_id)
-    return stored
 
 
 def _store(session: Session, merchant_id: int, record: CheckinRecord) -> CheckinRecord:
@@ -310,31 +262,37 @@ def _planned_values(
 
 
 def record_gate_scans(session: Session, entries: Sequence[GateScanEntry], now: datetime) -> None:
-    """Record a batch of gate scans in order: runs of ordinary scans in bulk, each annulment on
-    the single path at its place (it may give back an entry a later scan then claims)."""
+    """Record gate scans in order: runs of ordinary scans in bulk, each annulment at its place
+    (it may give back an entry a later scan then claims)."""
     run: list[GateScanEntry] = []
     for entry in entries:
         if annuls_an_entry(entry):
             _record_run(session, run, now)
             run = []
-            record_gate_scan(session, entry, now)
+            _record_annulment(session, entry, now)
         else:
             run.append(entry)
     _record_run(session, run, now)
 
 
 def _record_run(session: Session, entries: Sequence[GateScanEntry], now: datetime) -> None:
+    """A run in one savepoint; should a unique guard refuse it (another transaction logged one
+    of its scan ids meanwhile), each scan again in its own savepoint, and a refused one is
+    already logged."""
     if not entries:
         return
     try:
         with session.begin_nested():
             claimed = _write_run(session, entries, now)
     except IntegrityError:
+        if len(entries) == 1:
+            log.info("gate scan %s was logged concurrently", entries[0].scan_id)
+            return
         log.info("a batch of gate scans met a concurrent writer; recording them one by one")
         for entry in entries:
-            record_gate_scan(session, entry, now)
+            _record_run(session, [entry], now)
         return
-    # Tickets loaded earlier in this transaction (single-path calls) missed the bulk UPDATE.
+    # Tickets loaded earlier in this transaction (annulments) missed the bulk UPDATE.
     for loaded in list(session.identity_map.values()):
         if isinstance(loaded, Ticket) and loaded.id in claimed:
             session.expire(loaded)

@@ -122,7 +122,7 @@ def check_in(
     refusal = judge(ticket_facts(ticket))
     if refusal is not None:
         return _log(session, merchant_id, actor, attempt, ticket, refusal)
-    admitted = claim_and_log(
+    admitted = _claim_and_log(
         session, merchant_id, ticket, _record(merchant_id, actor, attempt, ticket, None)
     )
     if admitted is not None:
@@ -132,7 +132,7 @@ def check_in(
     return _log(session, merchant_id, actor, attempt, ticket, refusal)
 
 
-def claim_and_log(
+def _claim_and_log(
     session: Session, merchant_id: int, ticket: Ticket, record: CheckinRecord
 ) -> CheckinRecord | None:
     """Claim the ticket's next entry and store ``record`` as that entry's admission; None when

@@ -11,6 +11,7 @@ import math
 from datetime import datetime
 from typing import Any
 
+from server.dashboard import messages as _messages  # noqa: F401  (registers the texts used here)
 from server.dashboard.health import (
     NO_TELEMETRY,
     RULES,

@@ -8,7 +8,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import server.dashboard.messages  # noqa: F401  (registers the texts)
 from server.dashboard.health import Unit, assess
 from server.dashboard.present import (
     format_duration,
