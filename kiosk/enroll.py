@@ -9,7 +9,8 @@ SPEC.md, enrollment flow)::
      "keys": {"1": "<base64 Ed25519 public key>"},
      "code_salt": "...",
      "policy": {"events": [17], "zones": [3], "direction": "in"},   (optional)
-     "lists": [<ListUpdate dicts: the initial snapshot chunks>]}
+     "lists": [<ListUpdate dicts: the initial snapshot chunks>],
+     "admissions": [<Admission dicts: check-ins by staff, pseudo-gate "_staff">]}   (optional)
 
 What is kept where: the MQTT password in a file beside the TOML (``mqtt-password``, mode
 0600, named by ``mqtt.password_file``); site, gate, broker, user name, client id and the policy
@@ -26,7 +27,7 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import tomlkit
@@ -34,7 +35,7 @@ from tomlkit.items import Table
 
 from kiosk import lists
 from kiosk.config import KioskConfig, load_config
-from kiosk.store import CODE_SALT_SETTING, KioskStore
+from kiosk.store import CODE_SALT_SETTING, GossipAdmission, KioskStore
 from protocol import messages, topics
 from protocol.signing import KeyFormatError, Keyring
 
@@ -66,6 +67,7 @@ class Enrollment:
     code_salt: str
     policy: dict[str, Any]
     lists: list[messages.ListUpdate]
+    admissions: list[messages.Admission]
 
 
 def request_enrollment(
@@ -112,6 +114,9 @@ def parse_enrollment(body: object) -> Enrollment:
     if not isinstance(policy, Mapping):
         raise EnrollmentError("policy must be an object")
     updates = [_list_update(item, index) for index, item in enumerate(_field(body, "lists", list))]
+    admissions = body.get("admissions") or []
+    if not isinstance(admissions, list):
+        raise EnrollmentError("admissions must be a list")
     return Enrollment(
         site=site,
         gate=gate,
@@ -123,6 +128,7 @@ def parse_enrollment(body: object) -> Enrollment:
         code_salt=_field(body, "code_salt", str),
         policy={_POLICY_KEYS[key]: value for key, value in policy.items() if key in _POLICY_KEYS},
         lists=updates,
+        admissions=[_admission(item, index) for index, item in enumerate(admissions)],
     )
 
 
@@ -148,6 +154,9 @@ def install_enrollment(
                     f"initial {update.list} (chunk {update.chunk}) refused: "
                     f"{result.outcome} {result.detail}"
                 )
+        for admission in enrollment.admissions:
+            if admission.gate != enrollment.gate:
+                store.record_gossip(GossipAdmission.from_message(admission))
     password_path = config_path.parent / PASSWORD_FILE_NAME
     _write_private(password_path, enrollment.mqtt_password + "\n")
 
@@ -184,17 +193,29 @@ def enroll(
 
 
 def _list_update(item: object, index: int) -> messages.ListUpdate:
+    return _message(item, f"lists[{index}]", messages.ListUpdate)
+
+
+def _admission(item: object, index: int) -> messages.Admission:
+    return _message(item, f"admissions[{index}]", messages.Admission)
+
+
+M = TypeVar("M", bound=messages.Message)
+
+
+def _message(item: object, where: str, kind: type[M]) -> M:
+    """A protocol message of ``kind`` from the enrollment answer (envelope fields optional)."""
     if not isinstance(item, Mapping):
-        raise EnrollmentError(f"lists[{index}] is not an object")
-    data = {"v": messages.PROTOCOL_VERSION, "kind": messages.ListUpdate.KIND, "ts": 0, **item}
+        raise EnrollmentError(f"{where} is not an object")
+    data = {"v": messages.PROTOCOL_VERSION, "kind": kind.KIND, "ts": 0, **item}
     data.setdefault("id", messages.new_id())
     try:
-        update = messages.decode(json.dumps(data))
+        message = messages.decode(json.dumps(data))
     except messages.MessageError as exc:
-        raise EnrollmentError(f"lists[{index}]: {exc}") from None
-    if not isinstance(update, messages.ListUpdate):
-        raise EnrollmentError(f"lists[{index}] is not a list_update")
-    return update
+        raise EnrollmentError(f"{where}: {exc}") from None
+    if not isinstance(message, kind):
+        raise EnrollmentError(f"{where} is not a {kind.KIND}")
+    return message
 
 
 def _field(data: Mapping[str, Any], name: str, kind: type, prefix: str = "") -> Any:

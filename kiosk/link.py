@@ -475,15 +475,7 @@ class LinkWorker:
         elif isinstance(message, messages.Admission):
             if message.gate != self.link.gate:
                 self.counts["gossip"] += 1
-                self._store.record_gossip(
-                    GossipAdmission(
-                        gate=message.gate,
-                        ticket_key=message.ticket_key,
-                        direction=message.direction,
-                        at_ms=message.at,
-                        entries_used=message.entries_used,
-                    )
-                )
+                self._store.record_gossip(GossipAdmission.from_message(message))
         elif isinstance(message, messages.ListAnnounce):
             self._compare_announce(message)
 

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import sqlite_utils
 
+from protocol.messages import Admission
 from protocol.signing import KeyFormatError, Keyring, parse_key_id, public_key_from_text
 
 #: Schema steps; ``MIGRATIONS[n]`` takes a store from ``user_version`` n to n + 1.
@@ -190,6 +191,16 @@ class GossipAdmission:
     direction: str
     at_ms: int
     entries_used: int
+
+    @classmethod
+    def from_message(cls, message: Admission) -> GossipAdmission:
+        return cls(
+            gate=message.gate,
+            ticket_key=message.ticket_key,
+            direction=message.direction,
+            at_ms=message.at,
+            entries_used=message.entries_used,
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,6 +41,11 @@ KIOSK_PUBLISHES = (STATUS, SCANS, RESULTS, ADMISSIONS, TELEMETRY)
 SERVER_PUBLISHES = (ACKS, COMMANDS, LISTS, SITE_LISTS, LIST_ANNOUNCE)
 
 _ID_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789-_"
+#: The pseudo-gate under which the server gossips admissions and exits recorded by staff
+#: (checkers, the back office), so gates count them like a peer gate's. Gate ids starting with
+#: ``_`` are reserved for the server; no kiosk is enrolled under one.
+STAFF_GATE = "_staff"
+RESERVED_ID_PREFIX = "_"
 
 
 class TopicError(ValueError):

@@ -1,8 +1,8 @@
 """In-process domain signals, delivered synchronously inside the sender's transaction.
 
 Feature packages stay decoupled: tickets announces what it issued or revoked and whose signing
-keys changed, and the fleet (which versions and publishes gate lists and keyrings) listens,
-without tickets importing fleet.
+keys changed, check-in announces what staff let in, and the fleet (which versions and publishes
+gate lists, keyrings and staff admissions) listens, without tickets or check-in importing fleet.
 Receivers run in the sender's session, so their writes commit or roll back with it.
 """
 
@@ -48,3 +48,6 @@ tickets_issued: Signal[Any] = Signal("tickets_issued")
 tickets_revoked: Signal[Any] = Signal("tickets_revoked")
 #: Merchant ids whose trusted signing keys changed (a key rotated in or retired).
 keys_changed: Signal[int] = Signal("keys_changed")
+#: Check-in records of admissions and exits by staff (checkers, the back office), so the fleet
+#: tells the gates (a gate's own admissions are already its gossip).
+staff_checked_in: Signal[Any] = Signal("staff_checked_in")

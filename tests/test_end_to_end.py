@@ -16,7 +16,8 @@ pins), enrolled over HTTP with a one-time token.
 A second test rotates and retires the merchant's signing key on the server: the new keyring
 reaches the kiosk as a ``set_keys`` command, and a ticket re-signed with the new key is admitted.
 A third rotates the key while no bridge runs: the gate's status shows the keyring it holds, and
-the server sends it the new one.
+the server sends it the new one. A fourth checks tickets in by staff, before the gate enrolls and
+while it is online: the gate refuses both.
 """
 
 from __future__ import annotations
@@ -32,11 +33,13 @@ from pathlib import Path
 import httpx
 import pytest
 from pydantic import SecretStr
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from kiosk.store import KioskStore
 from protocol.messages import keyring_digest
+from protocol.topics import STAFF_GATE
 from server.app import create_app
+from server.checkin.models import CheckinRecord, CheckinSource
 from server.clock import utc_now
 from server.db import Database
 from server.demo import repository
@@ -89,6 +92,12 @@ class World:
     def checkins(self) -> repository.GateCheckins:
         with self.database.sessions() as session:
             return repository.gate_checkins(session, self.seed.merchant_id)
+
+    def gate_records(self) -> int:
+        """Rows the gates' scans wrote to the check-in log (refusals included)."""
+        with self.database.sessions() as session:
+            found = select(func.count()).where(CheckinRecord.source == CheckinSource.GATE)
+            return session.scalar(found) or 0
 
     def start_bridge(self) -> FleetBridge:
         bridge = start_bridge(self.database, self.fleet_settings, clock=utc_now)
@@ -337,6 +346,60 @@ def test_a_gate_that_missed_a_rotation_gets_the_keyring_from_its_status(world: W
         with world.database.sessions() as session:
             sent = select(GateCommand).where(GateCommand.name == "set_keys")
             assert len(session.scalars(sent).all()) == 1
+    finally:
+        kiosk.stop()
+        bridge.stop()
+
+
+def test_a_ticket_checked_in_by_staff_is_refused_at_the_gate(world: World) -> None:
+    """Staff check-ins reach the gate as gossip of the pseudo-gate ``_staff``: one made before
+    the gate enrolled comes with its enrollment (and is refused with no network at all), one
+    made while the gate is online arrives over MQTT. The gate's refusals reach the server as
+    refusals, not as conflicting admissions."""
+    before, during = world.seed.valid[3], world.seed.valid[4]
+    check_url = f"{world.server.base_url}/api/merchant/checkin/tickets"
+
+    def check_in_by_staff(ticket: SeededTicket) -> None:
+        response = httpx.post(
+            check_url, json={"ticket_ids": [ticket.ticket_id]}, headers=world.owner_headers
+        )
+        assert response.status_code == 200, response.text
+        assert response.json()["results"][0]["admitted"] is True
+
+    check_in_by_staff(before)
+    config = enroll_kiosk(
+        world.server.base_url,
+        world.seed.gates[0].token,
+        world.kiosk_dir,
+        language="en",
+        mqtt_root=world.fleet_settings.mqtt_root,
+        resend_after=1.0,
+    )
+    offline = DemoKiosk(config, network=False)
+    offline.start()
+    try:
+        assert scan(offline, before).reason == "already_used"
+    finally:
+        offline.stop()
+
+    bridge = world.start_bridge()
+    kiosk = DemoKiosk(config)
+    kiosk.start()
+    try:
+        assert kiosk.wait_connected(WAIT)
+        check_in_by_staff(during)
+
+        def heard() -> bool:
+            with KioskStore(config.store_path) as store:
+                rows = store.admissions(f"t:{during.ticket_id}")
+            return any(row.gate == STAFF_GATE for row in rows)
+
+        wait_for(heard, "the staff check-in to reach the gate")
+        refused = scan(kiosk, during)
+        assert refused.reason == "already_used"
+        wait_for(lambda: kiosk.outbox_depth() == 0, "both refusals to be acknowledged")
+        wait_for(lambda: world.gate_records() == 2, "the gate's refusals in the check-in log")
+        assert world.checkins().conflicts == 0, "the gate refused: nothing to flag"
     finally:
         kiosk.stop()
         bridge.stop()

@@ -10,6 +10,9 @@ nothing; SQLite serialises write transactions with ``BEGIN IMMEDIATE``. A refuse
 ticket and logs the refusal (``already_used`` or ``revoked``). The admission's log row carries
 the claimed ``entry_no``, unique per ticket in the log as a second, independent guard.
 
+Admissions and exits by staff are announced on :data:`server.signals.staff_checked_in`, in the
+same transaction; the fleet queues them for the gates (:mod:`server.fleet.staff_admissions`).
+
 Gate scans (seam 3) have their own module, :mod:`server.checkin.gate_scans`, built on the
 primitives here.
 """
@@ -28,6 +31,7 @@ from sqlalchemy.orm import Session
 from protocol import codes, reasons
 from protocol.reasons import Rejection
 from protocol.signing import VerifiedTicket, verify_ticket
+from server import signals
 from server.accounts import repository as accounts_repo
 from server.accounts.models import MerchantRole
 from server.checkin import messages as _messages  # noqa: F401  (registers the texts)
@@ -103,7 +107,18 @@ def loggable(text: str) -> str:
 def check_in(
     session: Session, merchant_id: int, ticket: Ticket, actor: Actor, attempt: Attempt
 ) -> CheckinRecord:
-    """Admit or refuse ``ticket`` and log it; never beyond the ticket's allowance."""
+    """Admit or refuse ``ticket`` and log it; never beyond the ticket's allowance. Staff
+    admissions and exits are announced (:data:`server.signals.staff_checked_in`) so the gates
+    count them too."""
+    record = _decide_and_log(session, merchant_id, ticket, actor, attempt)
+    if record.result is CheckinResult.ADMITTED and actor.source is not CheckinSource.GATE:
+        signals.staff_checked_in.send(session, [record])
+    return record
+
+
+def _decide_and_log(
+    session: Session, merchant_id: int, ticket: Ticket, actor: Actor, attempt: Attempt
+) -> CheckinRecord:
     if attempt.scan_id is not None:
         earlier = repo.record_by_scan_id(session, merchant_id, attempt.scan_id)
         if earlier is not None:

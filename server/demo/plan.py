@@ -12,8 +12,8 @@ kind                   gate answers         why
 valid                  ``admitted``         sold, paid, not used
 typed code             ``admitted``         the 12-digit code typed instead of scanned
 used again             ``already_used``     admitted at this gate a moment ago
-checked at counter     ``admitted``         checked in at the box office: the gate cannot
-                                            know, so the server stores it flagged (conflict)
+checked at counter     ``already_used``     checked in at the box office before the gates
+                                            enrolled: the server told each gate at enrollment
 refunded               ``revoked``          its id is on the revocation list
 VIP ticket             ``wrong_zone``       valid, but not for the zone these gates guard
 forged: unknown key    ``unknown_key``      signed by a key the gates do not trust
@@ -48,7 +48,7 @@ EXPECTED_REASON: dict[Kind, str] = {
     Kind.VALID: reasons.ADMITTED,
     Kind.TYPED_CODE: reasons.ADMITTED,
     Kind.USED_AGAIN: reasons.ALREADY_USED,
-    Kind.CHECKED_AT_COUNTER: reasons.ADMITTED,
+    Kind.CHECKED_AT_COUNTER: reasons.ALREADY_USED,
     Kind.REFUNDED: reasons.REVOKED,
     Kind.VIP: reasons.WRONG_ZONE,
     Kind.UNKNOWN_KEY: reasons.UNKNOWN_KEY,

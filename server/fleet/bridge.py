@@ -15,7 +15,8 @@ Threads (one bridge per server instance):
   catches up when the burst ends;
 - the list publisher waits for committed list changes (or a periodic sweep, for changes made by
   other processes) and publishes ``list_update`` deltas and the retained ``list_announce``,
-  then sends gates whose status shows missed updates what they miss (:mod:`server.fleet.catchup`).
+  then gossips queued staff check-ins to the gates (:mod:`server.fleet.staff_admissions`) and
+  sends gates whose status shows missed updates what they miss (:mod:`server.fleet.catchup`).
 
 While running, the bridge also listens to :data:`server.signals.keys_changed` in this process and
 sends each gate of the merchant its new keyring (:mod:`server.fleet.keyrings`).
@@ -51,7 +52,7 @@ from protocol.messages import MessageError, decode, encode, matches_topic
 from protocol.topics import Topics, fleet_subscription, parse_topic, shared_subscription
 from server import signals
 from server.db import Database
-from server.fleet import lists, metrics
+from server.fleet import lists, metrics, staff_admissions
 from server.fleet import repository as repo
 from server.fleet.catchup import GateCatchup
 from server.fleet.checkins import record_pending_checkins
@@ -79,6 +80,8 @@ CHECKIN_YIELD_SECONDS = 0.05
 CHECKIN_QUIET_SECONDS = 0.2
 #: Longest the check-in stage gives way to a busy ingestion before it records one batch anyway.
 CHECKIN_MAX_DEFER_SECONDS = 1.0
+#: Staff check-ins gossiped to the gates per transaction.
+STAFF_ADMISSION_BATCH = 500
 SESSION_EXPIRY_SECONDS = 7 * 24 * 3600
 KEEPALIVE_SECONDS = 30
 
@@ -391,6 +394,7 @@ class FleetBridge:
             if self._connected.is_set():
                 try:
                     self.publish_list_changes()
+                    self.publish_staff_admissions()
                     self.catchup.send_due(self.database, self.clock())
                 except Exception:
                     log.exception("publishing list changes failed")
@@ -434,6 +438,22 @@ class FleetBridge:
         for topic, payload, retain in outgoing:
             self.publish(topic, payload, retain=retain)
             self.metrics.add(metrics.ANNOUNCES_SENT if retain else metrics.LIST_UPDATES_SENT)
+
+    def publish_staff_admissions(self) -> None:
+        """Gossip queued staff check-ins to their sites' gates
+        (:mod:`server.fleet.staff_admissions`), a batch per transaction until none are left."""
+        while not self._stopping.is_set():
+            with self.database.sessions.begin() as session:
+                taken = staff_admissions.publish_pending(
+                    session,
+                    lambda topic, payload: self.publish(topic, payload),
+                    root=self.settings.mqtt_root,
+                    ts=int(self.clock().timestamp() * 1000),
+                    limit=STAFF_ADMISSION_BATCH,
+                )
+            self.metrics.add(metrics.STAFF_ADMISSIONS_SENT, taken)
+            if taken < STAFF_ADMISSION_BATCH:
+                return
 
 
 def start_bridge(

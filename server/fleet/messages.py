@@ -12,6 +12,10 @@ register_messages(
             "zh-CN": "闸机编号只能包含小写字母、数字、- 和 _（最多 64 个字符）",
             "en": "A gate id is 1-64 characters of a-z, 0-9, - and _",
         },
+        "fleet.gate_key_reserved": {
+            "zh-CN": "以 _ 开头的闸机编号由服务器保留",
+            "en": "Gate ids starting with _ are reserved for the server",
+        },
         "fleet.gate_key_taken": {
             "zh-CN": "该场馆已有此编号的闸机",
             "en": "This venue already has a gate with that id",

@@ -30,6 +30,7 @@ ANNOUNCES_SENT = "announces_sent"
 CATCHUPS_SENT = "catchups_sent"
 CATCHUPS_LIMITED = "catchups_limited"
 CHECKINS_RECORDED = "checkins_recorded"
+STAFF_ADMISSIONS_SENT = "staff_admissions_sent"
 CONNECTS = "connects"
 DISCONNECTS = "disconnects"
 
@@ -54,6 +55,7 @@ ALL = (
     CATCHUPS_SENT,
     CATCHUPS_LIMITED,
     CHECKINS_RECORDED,
+    STAFF_ADMISSIONS_SENT,
     CONNECTS,
     DISCONNECTS,
 )

@@ -219,3 +219,19 @@ class ListChange(TenantMixin, Base):
     #: The digest of the whole list after this version.
     digest: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime]
+
+
+class PendingStaffAdmission(TenantMixin, Base):
+    """Outbox of staff check-ins (checkers, back office) not yet gossiped to the gates.
+
+    A row is written in the check-in's own transaction and deleted by the bridge once it has
+    published the ``admission`` under the pseudo-gate ``protocol.topics.STAFF_GATE``, so a
+    check-in committed while no bridge runs reaches the gates when one starts.
+    """
+
+    __tablename__ = "fleet_pending_staff_admissions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    checkin_record_id: Mapped[int] = mapped_column(
+        ForeignKey("checkin_records.id", ondelete="CASCADE"), unique=True
+    )

@@ -12,9 +12,11 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, delete, func, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
 from server.catalog.models import Event, TicketType, Venue, Zone, ticket_type_zones
+from server.checkin.models import CheckinRecord, CheckinResult, CheckinSource
 from server.fleet.models import (
     EnrollmentState,
     EnrollmentToken,
@@ -24,6 +26,7 @@ from server.fleet.models import (
     ListChange,
     ListEntry,
     ListName,
+    PendingStaffAdmission,
     SiteList,
 )
 from server.sqlbatch import BatchInsert, is_postgresql, json_rows, one_of
@@ -411,3 +414,104 @@ def changes_after(
         .order_by(ListChange.version, ListChange.id)
     )
     return session.scalars(query).all()
+
+
+# --- staff admissions gossiped to the gates ---------------------------------------------------
+
+#: Columns of a staff check-in as the gates hear it (rows of :func:`staff_checkins`).
+_STAFF_COLUMNS = (
+    CheckinRecord.id,
+    CheckinRecord.ticket_id,
+    CheckinRecord.direction,
+    CheckinRecord.scanned_at,
+    Venue.slug,
+)
+
+
+def _staff_admitted() -> tuple[Any, ...]:
+    """Admitted check-ins of a ticket by staff (a gate's own admissions are its gossip)."""
+    return (
+        CheckinRecord.result == CheckinResult.ADMITTED,
+        CheckinRecord.source != CheckinSource.GATE,
+        CheckinRecord.ticket_id.is_not(None),
+    )
+
+
+def add_pending_staff_admissions(session: Session, rows: Sequence[tuple[int, int]]) -> None:
+    """Queue ``(merchant id, check-in record id)`` pairs for the bridge; a record queued
+    before (the same check-in reported twice) is skipped."""
+    if not rows:
+        return
+    dialect = postgresql if is_postgresql(session) else sqlite
+    statement = dialect.insert(PendingStaffAdmission).on_conflict_do_nothing(
+        index_elements=[PendingStaffAdmission.checkin_record_id]
+    )
+    session.execute(
+        statement,
+        [{"merchant_id": merchant, "checkin_record_id": record} for merchant, record in rows],
+    )
+
+
+def take_pending_staff_admissions(session: Session, limit: int) -> Sequence[Any]:
+    """The oldest queued staff check-ins as ``(outbox id, record id)``, locked: another
+    bridge's pass skips them."""
+    query = (
+        select(PendingStaffAdmission.id, PendingStaffAdmission.checkin_record_id)
+        .order_by(PendingStaffAdmission.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return session.execute(query).all()
+
+
+def delete_pending_staff_admissions(session: Session, outbox_ids: Sequence[int]) -> None:
+    if outbox_ids:
+        session.execute(
+            delete(PendingStaffAdmission)
+            .where(one_of(session, PendingStaffAdmission.__table__.c.id, outbox_ids))
+            .execution_options(synchronize_session=False)
+        )
+
+
+def staff_checkins(session: Session, record_ids: Sequence[int]) -> Sequence[Any]:
+    """The staff check-ins ``record_ids`` (rows of ``_STAFF_COLUMNS``), with their site."""
+    if not record_ids:
+        return []
+    query = (
+        select(*_STAFF_COLUMNS)
+        .join(Event, Event.id == CheckinRecord.event_id)
+        .join(Venue, Venue.id == Event.venue_id)
+        .where(one_of(session, CheckinRecord.__table__.c.id, record_ids), *_staff_admitted())
+    )
+    return session.execute(query).all()
+
+
+def staff_checkins_at_venue(
+    session: Session, venue_id: int, ending_after: datetime
+) -> Sequence[Any]:
+    """Every staff check-in for the venue's events that end after ``ending_after``."""
+    query = (
+        select(*_STAFF_COLUMNS)
+        .join(Event, Event.id == CheckinRecord.event_id)
+        .join(Venue, Venue.id == Event.venue_id)
+        .where(Event.venue_id == venue_id, Event.ends_at > ending_after, *_staff_admitted())
+        .order_by(CheckinRecord.scanned_at, CheckinRecord.id)
+    )
+    return session.execute(query).all()
+
+
+def staff_entries_by_ticket(session: Session, ticket_ids: Sequence[int]) -> dict[int, int]:
+    """How many entries staff admitted, per ticket (exits do not count)."""
+    if not ticket_ids:
+        return {}
+    query = (
+        select(CheckinRecord.ticket_id, func.count())
+        .where(
+            one_of(session, CheckinRecord.__table__.c.ticket_id, ticket_ids),
+            CheckinRecord.entry_no.is_not(None),
+            *_staff_admitted(),
+        )
+        .group_by(CheckinRecord.ticket_id)
+    )
+    rows: Sequence[Any] = session.execute(query).all()
+    return {row[0]: row[1] for row in rows}

@@ -101,6 +101,11 @@ class EnrollOut(BaseModel):
     code_salt: str
     policy: GatePolicyOut
     lists: list[dict[str, Any]] = Field(description="list_update snapshot chunks (protocol)")
+    admissions: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Check-ins by staff for the site's current events, as `admission` messages"
+        " of the pseudo-gate `_staff` (protocol): the gate records them as a peer's gossip",
+    )
 
 
 class CommandIn(BaseModel):

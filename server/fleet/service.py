@@ -4,7 +4,11 @@ kiosk's credentials and configuration, revoke a gate, keep the broker's files in
 A token is 32 random bytes, stored as its SHA-256, valid until ``expires_at`` and spent by its
 first use. Redeeming it gives the kiosk a broker user ``kiosk-<site>-<gate>`` with a fresh random
 password (a new one on every enrollment, so re-enrolling a replaced kiosk locks out the old one),
-the site's trusted keys and code salt (seam 4), the gate's policy and the lists as snapshots.
+the site's trusted keys and code salt (seam 4), the gate's policy, the lists as snapshots and
+the staff check-ins of the site's current events (:mod:`server.fleet.staff_admissions`).
+
+Gate ids starting with ``_`` are reserved: the server gossips staff check-ins as the
+pseudo-gate ``_staff``.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from protocol.topics import is_valid_id
+from protocol.topics import RESERVED_ID_PREFIX, is_valid_id
 from server.errors import Conflict, Invalid, NotFound, Unauthorized
 from server.fleet import messages as _messages  # noqa: F401  (registers the texts)
 from server.fleet import repository as repo
@@ -39,6 +43,7 @@ from server.fleet.passwords import (
     verify_password,
 )
 from server.fleet.settings import FleetSettings
+from server.fleet.staff_admissions import enrollment_admissions
 from server.tickets.keys import code_salt_for_merchant, keyring_for_merchant
 
 TOKEN_BYTES = 32
@@ -72,6 +77,8 @@ def create_gate(
         raise NotFound("fleet.venue_not_found")
     if not is_valid_id(key):
         raise Invalid("fleet.gate_key_invalid")
+    if key.startswith(RESERVED_ID_PREFIX):
+        raise Invalid("fleet.gate_key_reserved")
     zones = list(repo.get_zones(session, merchant_id, sorted(set(zone_ids))))
     if len(zones) != len(set(zone_ids)) or any(zone.venue_id != venue_id for zone in zones):
         raise Invalid("fleet.zone_invalid")
@@ -256,6 +263,7 @@ def enroll(
         "code_salt": code_salt_for_merchant(session, gate.merchant_id, now),
         "policy": gate_policy(session, gate),
         "lists": site_snapshots(session, fleet_settings, gate, now),
+        "admissions": enrollment_admissions(session, gate.venue_id, now),
     }
     schedule_broker_files(session, fleet_settings)
     return answer

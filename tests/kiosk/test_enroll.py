@@ -62,6 +62,15 @@ def answer(key: SigningKey) -> dict[str, Any]:
             ),
             snapshot("revocations", ["100234"]),
         ],
+        "admissions": [
+            {
+                "gate": "_staff",
+                "ticket_key": "t:9",
+                "direction": "in",
+                "at": 1748771999750,
+                "entries_used": 1,
+            }
+        ],
     }
 
 
@@ -156,6 +165,9 @@ def test_enrollment_stores_credentials_keys_salt_and_lists(
         entry = store.allowlist_entry("c0de01")
         assert entry is not None and (entry.ticket_id, entry.zone) == (9, 3)
         assert store.is_revoked(100234)
+        # checked in by staff before the gate enrolled: counted like a peer gate's entry
+        (staff,) = store.admissions("t:9")
+        assert (staff.gate, staff.source, staff.entry_no) == ("_staff", "gossip", 1)
 
 
 def test_a_refused_token_is_a_clear_error(server: EnrollServer, config_path: Path) -> None:
@@ -195,6 +207,9 @@ def test_a_list_that_fails_its_digest_leaves_the_config_alone(
         (lambda b: b.update(keys={"1": "not a key"}), "keys"),
         (lambda b: b["lists"][0].update(chunk=7), "lists[0]"),
         (lambda b: b.update(lists="all of them"), "lists"),
+        (lambda b: b.update(admissions={"t:9": 1}), "admissions"),
+        (lambda b: b["admissions"][0].update(ticket_key="9"), "admissions[0]"),
+        (lambda b: b["admissions"][0].update(direction="sideways"), "admissions[0]"),
     ],
 )
 def test_an_unusable_answer_names_the_field(key: SigningKey, change: Any, named: str) -> None:
@@ -202,6 +217,12 @@ def test_an_unusable_answer_names_the_field(key: SigningKey, change: Any, named:
     change(body)
     with pytest.raises(EnrollmentError, match=named.replace("[", r"\[").replace("]", r"\]")):
         parse_enrollment(body)
+
+
+def test_an_answer_without_admissions_is_an_older_server(key: SigningKey) -> None:
+    body = answer(key)
+    del body["admissions"]
+    assert parse_enrollment(body).admissions == []
 
 
 def test_enrolling_without_an_existing_file_creates_one(
