@@ -1,10 +1,14 @@
-"""Plugs sales into the app (see :mod:`server.features`)."""
+"""Plugs sales into the app (see :mod:`server.features`) and connects its receiver to the
+ticket signals (pending refund requests follow revoked tickets)."""
 
 from __future__ import annotations
 
 from server.features import Feature
 from server.sales.endpoints import merchant_router, visitor_router
 from server.sales.jobs import EXPIRE_UNPAID_ORDERS
+from server.sales.service import connect_receivers
+
+connect_receivers()
 
 FEATURE = Feature(
     name="sales",

@@ -126,6 +126,10 @@ register_messages(
             "zh-CN": "商家已直接为这些票办理退款，申请已自动关闭",
             "en": "Closed: the merchant refunded these tickets directly",
         },
+        "sales.refund_request_status.voided": {
+            "zh-CN": "所申请的票已作废或已使用，申请已自动关闭",
+            "en": "Closed: the tickets asked for were voided or used",
+        },
         "sales.refund_sold_out_after_expiry": {
             "zh-CN": "订单过期后票已售罄，款项原路退回",
             "en": "The tickets sold out after the order expired; the payment is returned",

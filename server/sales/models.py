@@ -51,6 +51,9 @@ class RefundRequestStatus(enum.StrEnum):
     #: Closed because a manager refunded every ticket it asked for another way (a direct
     #: refund of the order); ``refund_id`` names that refund.
     SUPERSEDED = "superseded"
+    #: Closed because none of the tickets it asked for can be refunded any more and no refund
+    #: gave them back: revoked without a refund (e.g. by a manager directly), or used.
+    VOIDED = "voided"
 
 
 class CartItem(TenantMixin, Base):
@@ -158,9 +161,11 @@ class Refund(TenantMixin, Base):
 class RefundRequest(TenantMixin, Base):
     """A visitor asking for unused tickets of their paid order back. A manager approves it (the
     refund then goes through :func:`server.sales.service.refund_order`, like a staff refund) or
-    rejects it; the visitor may withdraw it while it is pending. A direct refund of the order
-    that covers every ticket asked for closes it (``superseded``); one that covers some of them
-    narrows it to the rest."""
+    rejects it; the visitor may withdraw it while it is pending. It follows what happens to its
+    tickets meanwhile (:func:`server.sales.service.on_tickets_revoked`): once none of them can be
+    refunded any more it is closed, ``superseded`` if a direct refund gave some back, else
+    ``voided`` (revoked without a refund, or used); while some still can, it is narrowed to
+    those."""
 
     __tablename__ = "refund_requests"
     __table_args__ = (UniqueConstraint("pending_order_id"),)
@@ -170,7 +175,7 @@ class RefundRequest(TenantMixin, Base):
     visitor_user_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), index=True
     )
-    #: The order items asked for, ascending (less those a direct refund gave back meanwhile).
+    #: The order items asked for, ascending (less those refunded, revoked or used meanwhile).
     item_ids: Mapped[list[int]] = mapped_column(JSON)
     #: What those items cost (the refund itself is summed again on approval).
     amount_fen: Mapped[int]

@@ -28,6 +28,7 @@ from server.sales.models import (
     order_payments,
 )
 from server.tenancy import get_owned, scoped_select
+from server.tickets.models import Ticket, TicketStatus
 
 # --- cart ---------------------------------------------------------------------------------------
 
@@ -125,7 +126,9 @@ def lock_order(session: Session, order: Order) -> None:
 
     Everything that changes which of an order's items are refunded or asked back (a refund, a
     visitor's request, an approval) takes this lock first, so they happen one after the other
-    per order and each sees what the previous one committed. ``FOR UPDATE`` on PostgreSQL; on
+    per order and each sees what the previous one committed. (A revocation only narrows or
+    closes a pending request, under the request's row lock and not this one: see
+    :func:`server.sales.service.on_tickets_revoked`.) ``FOR UPDATE`` on PostgreSQL; on
     SQLite the write transaction already holds the database's write lock.
     """
     session.scalars(
@@ -233,6 +236,55 @@ def add_refund_request_once(session: Session, request: RefundRequest) -> bool:
 
 def pending_refund_request(session: Session, order_id: int) -> RefundRequest | None:
     return session.scalar(select(RefundRequest).where(RefundRequest.pending_order_id == order_id))
+
+
+def pending_request_items(session: Session, order_id: int) -> tuple[int, list[int]] | None:
+    """(id, item ids) of the order's pending request as stored (not the session's copy)."""
+    query = select(RefundRequest.id, RefundRequest.item_ids).where(
+        RefundRequest.pending_order_id == order_id
+    )
+    row = session.execute(query).first()
+    return None if row is None else (row[0], list(row[1]))
+
+
+def lock_pending_refund_request(session: Session, request_id: int) -> RefundRequest | None:
+    """The request row-locked until the transaction ends and read afresh, if still pending
+    (``FOR UPDATE``; on SQLite the write transaction already holds the write lock)."""
+    query = (
+        select(RefundRequest)
+        .where(RefundRequest.id == request_id, RefundRequest.status == RefundRequestStatus.PENDING)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return session.scalar(query)
+
+
+def refundable_item_prices(session: Session, item_ids: Collection[int]) -> dict[int, int]:
+    """The price of each of these items that can still be refunded, as stored now: the item
+    active, its ticket valid and never admitted (items without a ticket are left out)."""
+    query = (
+        select(OrderItem.id, OrderItem.price_fen)
+        .join(Ticket, Ticket.order_item_id == OrderItem.id)
+        .where(
+            OrderItem.id.in_(list(item_ids)),
+            OrderItem.status == ItemStatus.ACTIVE,
+            Ticket.status == TicketStatus.VALID,
+            Ticket.entries_used == 0,
+        )
+    )
+    return {item_id: price for item_id, price in session.execute(query)}
+
+
+def latest_refund_of_items(
+    session: Session, order_id: int, item_ids: Collection[int]
+) -> Refund | None:
+    """The newest refund of the order that gave back any of these items."""
+    wanted = set(item_ids)
+    query = select(Refund).where(Refund.order_id == order_id).order_by(Refund.id.desc())
+    for refund in session.scalars(query):
+        if wanted.intersection(refund.item_ids):
+            return refund
+    return None
 
 
 def get_refund_request(session: Session, merchant_id: int, request_id: int) -> RefundRequest | None:

@@ -20,10 +20,12 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
+from server import signals
 from server.catalog import repository as catalog_repo
 from server.catalog.holders import HolderFieldConfig, validate_holder
 from server.catalog.models import TicketType
 from server.catalog.service import is_on_sale
+from server.clock import utc_now
 from server.errors import AdmitError, Conflict, Invalid, NotFound
 from server.payments import service as payments
 from server.payments.models import Payment
@@ -621,8 +623,9 @@ def refund_order(
 
     The order is row-locked first (:func:`repo.lock_order`), so two refunds, or a refund and a
     visitor's request or its approval, never work on the same items at once. A visitor's
-    pending request for this order is settled by what this refund covered
-    (:func:`_settle_pending_request`)."""
+    pending request for this order follows the revocation of the refunded tickets
+    (:func:`on_tickets_revoked`): superseded by this refund if it gave back every ticket still
+    refundable, else narrowed to the rest."""
     order = get_merchant_order(session, merchant_id, order_id)
     repo.lock_order(session, order)
     if order.status is not OrderStatus.PAID:
@@ -664,7 +667,6 @@ def refund_order(
         created_at=now,
     )
     repo.add(session, refund)
-    _settle_pending_request(session, order.id, active, refund, now)
     _revoke_tickets(session, RefundedPart(order.id, merchant_id, order.visitor_user_id, items), now)
     for item in items:
         session.refresh(item)
@@ -672,33 +674,77 @@ def refund_order(
     return refund
 
 
-def _settle_pending_request(
-    session: Session, order_id: int, active: dict[int, OrderItem], refund: Refund, now: datetime
-) -> None:
-    """A refund made while a visitor's request for the same order is pending (a manager's
-    direct refund; an approval has decided its own request before it refunds) gave some of the
-    asked-for tickets back already. If it gave all of them, the request is closed as
-    ``superseded``, naming this refund; if some, the request is narrowed to the rest (which the
-    manager may still approve or reject). ``active`` are the order's items before this refund."""
-    request = repo.pending_refund_request(session, order_id)
-    if request is None:
-        return
-    still_active = set(active) - set(refund.item_ids)
-    left = [item_id for item_id in request.item_ids if item_id in still_active]
-    if not left:
-        closed = {
-            "decided_at": now,
-            "decided_by_user_id": refund.created_by_user_id,
-            "refund_id": refund.id,
-        }
-        repo.decide_refund_request(session, request.id, RefundRequestStatus.SUPERSEDED, closed)
-    elif left != request.item_ids:
-        amount = sum(active[item_id].price_fen for item_id in left)
-        repo.narrow_refund_request(session, request.id, left, amount)
-
-
 def _revoke_tickets(session: Session, part: RefundedPart, now: datetime) -> None:
     tickets.revoke_for_order(session, part, "refunded", now=now)
+
+
+# --- pending requests follow their tickets ------------------------------------------------------
+
+
+def on_tickets_revoked(session: Session, revoked: Sequence[Any]) -> None:
+    """Receiver of :data:`server.signals.tickets_revoked`, in the revoking transaction: a
+    pending refund request that names a revoked ticket follows what became of its tickets
+    (:func:`_follow_refund_request`), whoever revoked them (a refund, a manager's revocation
+    without a refund, anything else).
+
+    Lock order: the revoking transaction already holds the tickets' rows (and, when the fleet's
+    receivers ran first, its sites' lists); this takes only the request's row, never the
+    order's. Everything else that locks a request and tickets takes the tickets first (an
+    approval, :func:`approve_refund_request`) or the request alone (withdraw, reject), so they
+    cannot wait for each other in a circle."""
+    by_order: dict[int, set[int]] = {}
+    moments: list[datetime] = []
+    for ticket in revoked:
+        # The signal carries tickets as objects; only those of an order can be asked back.
+        order_id = getattr(ticket, "order_id", None)
+        item_id = getattr(ticket, "order_item_id", None)
+        if order_id is None or item_id is None:
+            continue
+        by_order.setdefault(order_id, set()).add(item_id)
+        if getattr(ticket, "revoked_at", None) is not None:
+            moments.append(ticket.revoked_at)
+    now = max(moments) if moments else utc_now()
+    for order_id, item_ids in sorted(by_order.items()):
+        pending = repo.pending_request_items(session, order_id)
+        if pending is not None and not item_ids.isdisjoint(pending[1]):
+            _follow_refund_request(session, pending[0], now)
+
+
+def _follow_refund_request(session: Session, request_id: int, now: datetime) -> None:
+    """Close or narrow a pending request to what can still be refunded of it (item active,
+    ticket valid and never admitted). None left: ``superseded`` when a refund gave back some of
+    its tickets (``refund_id``, ``decided_by_user_id`` from that refund), else ``voided``
+    (revoked without a refund, or used). Some left: narrowed to those, for the manager to
+    approve or reject."""
+    request = repo.lock_pending_refund_request(session, request_id)
+    if request is None:
+        return
+    prices = repo.refundable_item_prices(session, request.item_ids)
+    left = [item_id for item_id in request.item_ids if item_id in prices]
+    if left == request.item_ids:
+        return
+    if left:
+        repo.narrow_refund_request(
+            session, request.id, left, sum(prices[item_id] for item_id in left)
+        )
+        return
+    refund = repo.latest_refund_of_items(session, request.order_id, request.item_ids)
+    if refund is None:
+        repo.decide_refund_request(
+            session, request.id, RefundRequestStatus.VOIDED, {"decided_at": now}
+        )
+        return
+    closed = {
+        "decided_at": now,
+        "decided_by_user_id": refund.created_by_user_id,
+        "refund_id": refund.id,
+    }
+    repo.decide_refund_request(session, request.id, RefundRequestStatus.SUPERSEDED, closed)
+
+
+def connect_receivers() -> None:
+    """Connect :func:`on_tickets_revoked` to the ticket signal (idempotent)."""
+    signals.tickets_revoked.connect(on_tickets_revoked)
 
 
 # --- visitors' refund requests ------------------------------------------------------------------
@@ -840,17 +886,28 @@ def list_refund_requests(
     )
 
 
-def _lock_unused_tickets(session: Session, order: Order, item_ids: Collection[int]) -> None:
-    """Row-lock the requested items' tickets and check they are still unused, so a check-in
-    racing the approval either lands first (the approval is refused) or finds the ticket
-    revoked (its conditional entry claim fails)."""
+def _lock_requested_tickets(
+    session: Session, order: Order, item_ids: Collection[int]
+) -> dict[int, Ticket]:
+    """Row-lock the requested items' tickets, in item order, and read them as locked."""
     issued = _tickets_by_item(session, order)
+    locked: dict[int, Ticket] = {}
     for item_id in sorted(item_ids):
         ticket = issued.get(item_id)
         if ticket is not None:
             ticket = tickets_repo.lock_ticket(session, order.merchant_id, ticket.id)
         if ticket is not None:
             tickets_repo.reload_ticket(session, ticket)  # the row as locked, not as first read
+            locked[item_id] = ticket
+    return locked
+
+
+def _check_unused(locked: dict[int, Ticket], item_ids: Collection[int]) -> None:
+    """The locked tickets of these items are still valid and unused, so a check-in racing the
+    approval either landed first (the approval is refused) or finds the ticket revoked (its
+    conditional entry claim fails)."""
+    for item_id in sorted(item_ids):
+        ticket = locked.get(item_id)
         if ticket is None or ticket.status is not TicketStatus.VALID:
             raise Invalid("sales.item_not_refundable", item_id=item_id)
         if ticket.entries_used > 0:
@@ -875,16 +932,24 @@ def approve_refund_request(
     The order is locked before the request is decided, as :func:`refund_order` locks it, so a
     direct refund of the same order lands wholly before this decision (the request is then
     superseded, 409 ``sales.refund_request_not_pending``, or narrowed, and this decision sees
-    it) or wholly after it (and finds those tickets refunded)."""
+    it) or wholly after it (and finds those tickets refunded). The request's tickets are locked
+    before the request itself, the order in which a revocation reaches the request
+    (:func:`on_tickets_revoked`): a revocation racing the approval lands wholly before it (the
+    request is voided or narrowed, and this decision sees it) or after it."""
     request = get_refund_request(session, merchant_id, request_id)
     order = get_merchant_order(session, merchant_id, request.order_id)
     repo.lock_order(session, order)
+    session.refresh(request)  # as stored now: a revocation may have narrowed or closed it
+    if request.status is not RefundRequestStatus.PENDING:
+        raise Conflict("sales.refund_request_not_pending")
+    locked = _lock_requested_tickets(session, order, request.item_ids)
     decision = {"decided_at": now, "decided_by_user_id": staff_user_id, "decision_note": note}
     if not repo.decide_refund_request(session, request.id, RefundRequestStatus.APPROVED, decision):
         raise Conflict("sales.refund_request_not_pending")
+    # Deciding read the request afresh: its items are those locked, or fewer if narrowed.
     if order.status is not OrderStatus.PAID:
         raise Conflict("sales.order_not_refundable")
-    _lock_unused_tickets(session, order, request.item_ids)
+    _check_unused(locked, request.item_ids)
     refund = refund_order(
         session,
         merchant_id,

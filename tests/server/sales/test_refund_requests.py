@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -21,6 +21,7 @@ from server.catalog.models import TicketType
 from server.clock import ManualClock
 from server.db import Database
 from server.errors import AdmitError
+from server.fleet import lists as fleet_lists
 from server.payments.providers import SandboxProvider, make_providers
 from server.sales import service
 from server.sales.models import RefundRequest, RefundRequestStatus
@@ -609,29 +610,130 @@ def test_a_direct_refund_of_other_tickets_leaves_the_request_as_it_was(
     assert (order["status"], order["refunded_fen"]) == ("refunded", 2 * 8800)
 
 
-def test_a_request_whose_tickets_were_revoked_cannot_be_approved(
-    client: TestClient, accounts: AccountFactory, clock: ManualClock, database: Database
-) -> None:
-    """Revoked by staff without a refund: approving would refund void tickets; the manager
-    rejects the request instead."""
-    bought = _buy_and_pay(client, accounts, clock, count=1)
-    request = _ask(client, bought).json()
-    ticket = _tickets(database, bought.order_id)[bought.item_ids[0]]
+def _revoke(database: Database, bought: Bought, item_ids: list[int], clock: ManualClock) -> None:
+    """A manager revokes these tickets directly (``POST /api/merchant/tickets/revoke``'s
+    service): no refund."""
+    tickets = _tickets(database, bought.order_id)
     with database.sessions.begin() as session:
         tickets_service.revoke_tickets(
-            session, bought.made.merchant.merchant_id, [ticket.id], "lost", clock()
+            session,
+            bought.made.merchant.merchant_id,
+            [tickets[item_id].id for item_id in item_ids],
+            "lost",
+            clock(),
         )
-    refused = client.post(
+
+
+def test_tickets_revoked_without_a_refund_void_the_pending_request(
+    client: TestClient, accounts: AccountFactory, clock: ManualClock, database: Database
+) -> None:
+    bought = _buy_and_pay(client, accounts, clock)
+    request = _ask(client, bought).json()
+    clock.advance(timedelta(minutes=5))
+    revoked_at = clock()
+    _revoke(database, bought, bought.item_ids, clock)
+
+    closed = _read_request(client, bought, request["id"], "en")
+    assert closed["status"] == "voided"
+    assert closed["status_message"] == "Closed: the tickets asked for were voided or used"
+    assert closed["refund_id"] is None and closed["decision_note"] == ""
+    assert datetime.fromisoformat(closed["decided_at"]) == revoked_at
+    zh = _read_request(client, bought, request["id"], "zh-CN")
+    assert zh["status_message"] == "所申请的票已作废或已使用，申请已自动关闭"
+    assert client.get("/api/merchant/refund-requests", headers=bought.manager).json() == []
+    voided = client.get(
+        "/api/merchant/refund-requests?status=voided", headers=bought.manager
+    ).json()
+    assert [r["id"] for r in voided] == [request["id"]]
+    for path, headers in (
+        (f"/api/merchant/refund-requests/{request['id']}/approve", bought.manager),
+        (f"/api/merchant/refund-requests/{request['id']}/reject", bought.manager),
+    ):
+        late = client.post(path, json={}, headers=headers)
+        assert late.status_code == 409
+        assert error_code(late) == "sales.refund_request_not_pending"
+    withdraw = client.post(
+        f"/api/sales/refund-requests/{request['id']}/withdraw", headers=bought.visitor.headers
+    )
+    assert error_code(withdraw) == "sales.refund_request_not_pending"
+    order = client.get(f"/api/merchant/orders/{bought.order_id}", headers=bought.manager).json()
+    assert (order["status"], order["refunded_fen"]) == ("paid", 0)
+    with database.sessions() as session:
+        stored = session.get_one(RefundRequest, request["id"])
+        assert (stored.pending_order_id, stored.decided_by_user_id) == (None, None)
+
+
+def test_some_tickets_revoked_without_a_refund_narrow_the_request_to_the_rest(
+    client: TestClient, accounts: AccountFactory, clock: ManualClock, database: Database
+) -> None:
+    bought = _buy_and_pay(client, accounts, clock, count=3)
+    first, second, third = bought.item_ids
+    request = _ask(client, bought).json()
+    assert request["amount_fen"] == 3 * 8800
+    _revoke(database, bought, [second], clock)
+
+    narrowed = _read_request(client, bought, request["id"], "en")
+    assert narrowed["status"] == "pending" and narrowed["decided_at"] is None
+    assert (narrowed["item_ids"], narrowed["amount_fen"]) == ([first, third], 2 * 8800)
+    approved = client.post(
         f"/api/merchant/refund-requests/{request['id']}/approve", json={}, headers=bought.manager
     )
-    assert refused.status_code == 422
-    assert error_code(refused) == "sales.item_not_refundable"
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["status"] == "approved"
     order = client.get(f"/api/merchant/orders/{bought.order_id}", headers=bought.manager).json()
-    assert order["refunded_fen"] == 0
-    rejected = client.post(
-        f"/api/merchant/refund-requests/{request['id']}/reject", json={}, headers=bought.manager
+    assert (order["status"], order["refunded_fen"]) == ("paid", 2 * 8800)
+    assert [item["status"] for item in order["items"]] == ["refunded", "active", "refunded"]
+
+
+def test_a_revocation_also_drops_tickets_used_meanwhile(
+    client: TestClient, accounts: AccountFactory, clock: ManualClock, database: Database
+) -> None:
+    """A check-in announces nothing to sales, so a used ticket stays named until something
+    happens to the request's tickets; a revocation then settles every ticket it names."""
+    bought = _buy_and_pay(client, accounts, clock, count=3)
+    first, second, third = bought.item_ids
+    request = _ask(client, bought).json()
+    _use(database, _tickets(database, bought.order_id)[first].id)
+    assert _read_request(client, bought, request["id"], "en")["item_ids"] == bought.item_ids
+    _revoke(database, bought, [second], clock)
+    narrowed = _read_request(client, bought, request["id"], "en")
+    assert (narrowed["status"], narrowed["item_ids"], narrowed["amount_fen"]) == (
+        "pending",
+        [third],
+        8800,
     )
-    assert rejected.json()["status"] == "rejected"
+    _revoke(database, bought, [third], clock)
+    assert _read_request(client, bought, request["id"], "en")["status"] == "voided"
+
+
+def test_revoking_tickets_the_request_does_not_name_leaves_it_alone(
+    client: TestClient, accounts: AccountFactory, clock: ManualClock, database: Database
+) -> None:
+    bought = _buy_and_pay(client, accounts, clock, count=3)
+    first, second, third = bought.item_ids
+    request = _ask(client, bought, item_ids=[first, second]).json()
+    _use(database, _tickets(database, bought.order_id)[first].id)
+    _revoke(database, bought, [third], clock)
+    unchanged = _read_request(client, bought, request["id"], "en")
+    assert (unchanged["status"], unchanged["item_ids"]) == ("pending", [first, second])
+
+
+def test_a_direct_refund_supersedes_a_request_whose_other_tickets_are_gone(
+    client: TestClient, accounts: AccountFactory, clock: ManualClock, database: Database
+) -> None:
+    """Revoked without a refund first (narrowed), then the rest refunded directly: closed as
+    superseded by that refund."""
+    bought = _buy_and_pay(client, accounts, clock, count=3)
+    first, second, _ = bought.item_ids
+    request = _ask(client, bought, item_ids=[first, second]).json()
+    _revoke(database, bought, [first], clock)
+    refund = _refund_directly(client, bought, [second])
+    assert refund.status_code == 201, refund.text
+    closed = _read_request(client, bought, request["id"], "en")
+    assert (closed["status"], closed["refund_id"]) == ("superseded", refund.json()["id"])
+    with database.sessions() as session:
+        stored = session.get_one(RefundRequest, request["id"])
+        assert stored.decided_by_user_id == bought.made.merchant.owner.user_id
 
 
 def _race(database: Database, **acts: Callable[[Session], object]) -> dict[str, str]:
@@ -739,3 +841,158 @@ def test_a_visitor_asking_while_the_order_is_refunded_never_leaves_a_request_pen
         ).all()
     expected = [RefundRequestStatus.SUPERSEDED] if outcome["ask"] == "ok" else []
     assert statuses == expected
+
+
+# --- revocations racing decisions, with the receivers in either order ---------------------------
+
+
+@pytest.fixture(params=["fleet_first", "sales_first"])
+def receiver_order(request: pytest.FixtureRequest, client: TestClient) -> Iterator[str]:
+    """The app connects the fleet's list receiver before the sales one (features load in
+    package order); run the races with that order and the other way round, since the lock
+    order must hold either way (the fleet's receiver locks the sites' lists)."""
+    original = list(tickets_revoked._receivers)
+    assert fleet_lists.on_tickets_revoked in original and service.on_tickets_revoked in original
+    ordered: list[Callable[[Session, Sequence[Any]], None]] = [
+        fleet_lists.on_tickets_revoked,
+        service.on_tickets_revoked,
+    ]
+    if request.param == "sales_first":
+        ordered.reverse()
+    for receiver in ordered:
+        tickets_revoked.disconnect(receiver)
+    for receiver in ordered:
+        tickets_revoked.connect(receiver)
+    yield request.param
+    for receiver in original:
+        tickets_revoked.disconnect(receiver)
+    for receiver in original:
+        tickets_revoked.connect(receiver)
+
+
+def _approve(client: TestClient, bought: Bought, request_id: int, clock: ManualClock) -> Any:
+    def act(session: Session) -> object:
+        return service.approve_refund_request(
+            session,
+            bought.made.merchant.merchant_id,
+            request_id,
+            staff_user_id=bought.made.merchant.owner.user_id,
+            note="",
+            providers=make_providers(client.app.state.settings),  # type: ignore[attr-defined]
+            now=clock(),
+        )
+
+    return act
+
+
+def _revoke_act(bought: Bought, ticket_ids: list[int], clock: ManualClock) -> Any:
+    def act(session: Session) -> object:
+        return tickets_service.revoke_tickets(
+            session, bought.made.merchant.merchant_id, ticket_ids, "lost", clock()
+        )
+
+    return act
+
+
+@pytest.mark.parametrize("repeat", range(3))
+def test_a_revocation_racing_the_approval_either_voids_the_request_or_follows_the_refund(
+    repeat: int,
+    receiver_order: str,
+    client: TestClient,
+    accounts: AccountFactory,
+    clock: ManualClock,
+    database: Database,
+) -> None:
+    bought = _buy_and_pay(client, accounts, clock, count=2)
+    request_id = _ask(client, bought).json()["id"]
+    tickets = _tickets(database, bought.order_id)
+    revoked = [tickets[item_id].id for item_id in bought.item_ids]
+    outcome = _race(
+        database,
+        approve=_approve(client, bought, request_id, clock),
+        revoke=_revoke_act(bought, revoked, clock),
+    )
+    assert outcome["revoke"] == "ok"
+    with database.sessions() as session:
+        request = session.get_one(RefundRequest, request_id)
+    order = client.get(f"/api/merchant/orders/{bought.order_id}", headers=bought.manager).json()
+    if outcome["approve"] == "ok":
+        assert request.status is RefundRequestStatus.APPROVED
+        assert (order["status"], order["refunded_fen"]) == ("refunded", 2 * 8800)
+    else:
+        assert outcome["approve"] == "sales.refund_request_not_pending"
+        assert request.status is RefundRequestStatus.VOIDED
+        assert (order["status"], order["refunded_fen"]) == ("paid", 0)
+    assert request.pending_order_id is None
+    assert {t.status for t in _tickets(database, bought.order_id).values()} == {
+        TicketStatus.REVOKED
+    }
+
+
+@pytest.mark.parametrize("repeat", range(3))
+def test_a_revocation_racing_a_refund_of_other_asked_tickets_never_leaves_them_pending(
+    repeat: int,
+    receiver_order: str,
+    client: TestClient,
+    accounts: AccountFactory,
+    clock: ManualClock,
+    database: Database,
+) -> None:
+    """One manager refunds the first ticket while another revokes the second, both asked for:
+    whichever lands second closes the request (superseded by the refund, or voided)."""
+    bought = _buy_and_pay(client, accounts, clock, count=2)
+    first, second = bought.item_ids
+    request_id = _ask(client, bought).json()["id"]
+    second_ticket = _tickets(database, bought.order_id)[second].id
+
+    def refund(session: Session) -> object:
+        return service.refund_order(
+            session,
+            bought.made.merchant.merchant_id,
+            bought.order_id,
+            item_ids=[first],
+            reason="phoned the box office",
+            staff_user_id=bought.made.merchant.owner.user_id,
+            providers=make_providers(client.app.state.settings),  # type: ignore[attr-defined]
+            now=clock(),
+        )
+
+    outcome = _race(database, refund=refund, revoke=_revoke_act(bought, [second_ticket], clock))
+    assert outcome == {"refund": "ok", "revoke": "ok"}
+    with database.sessions() as session:
+        request = session.get_one(RefundRequest, request_id)
+    assert request.pending_order_id is None
+    assert request.status in {RefundRequestStatus.SUPERSEDED, RefundRequestStatus.VOIDED}
+    assert (request.refund_id is not None) == (request.status is RefundRequestStatus.SUPERSEDED)
+
+
+@pytest.mark.parametrize("repeat", range(3))
+def test_a_revocation_racing_the_approval_of_a_narrower_request_refunds_what_is_left(
+    repeat: int,
+    receiver_order: str,
+    client: TestClient,
+    accounts: AccountFactory,
+    clock: ManualClock,
+    database: Database,
+) -> None:
+    """The revoked ticket is one of two asked for: the approval refunds the other one either
+    way, and the revoked one only if the approval landed first."""
+    bought = _buy_and_pay(client, accounts, clock, count=2)
+    first, second = bought.item_ids
+    request_id = _ask(client, bought).json()["id"]
+    second_ticket = _tickets(database, bought.order_id)[second].id
+    outcome = _race(
+        database,
+        approve=_approve(client, bought, request_id, clock),
+        revoke=_revoke_act(bought, [second_ticket], clock),
+    )
+    assert outcome == {"approve": "ok", "revoke": "ok"}
+    with database.sessions() as session:
+        request = session.get_one(RefundRequest, request_id)
+    order = client.get(f"/api/merchant/orders/{bought.order_id}", headers=bought.manager).json()
+    assert request.status is RefundRequestStatus.APPROVED
+    if request.item_ids == [first]:
+        assert (order["status"], order["refunded_fen"]) == ("paid", 8800)
+    else:
+        assert request.item_ids == [first, second]
+        assert (order["status"], order["refunded_fen"]) == ("refunded", 2 * 8800)
