@@ -7,6 +7,7 @@ principal is resolved from the token, its membership and its merchant on every r
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -17,11 +18,13 @@ from server.accounts import credentials
 from server.accounts import messages as _messages  # noqa: F401  (registers the texts)
 from server.accounts import repository as repo
 from server.accounts.models import Membership, Merchant, MerchantRole, MerchantStatus, User
-from server.errors import Forbidden, RateLimited, Unauthorized
+from server.errors import Forbidden, RateLimited, Unauthorized, Unavailable
 from server.i18n import translate
 from server.phones import normalize_phone
 from server.settings import Settings
 from server.sms import SmsSender
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,18 @@ class CodeSent:
 # --- one-time codes ----------------------------------------------------------------------------
 
 
+class SmsNotSent(Unavailable):
+    """503 ``accounts.sms_not_sent``: the code was stored and counts toward the sending limits,
+    but the SMS gateway failed; ``retry_after`` (the resend interval) goes into ``Retry-After``."""
+
+    def __init__(self, *, retry_after: int) -> None:
+        self.retry_after = max(1, int(retry_after))
+        super().__init__("accounts.sms_not_sent", retry_after=self.retry_after)
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
 def request_login_code(
     session: Session,
     settings: Settings,
@@ -82,6 +97,16 @@ def request_login_code(
     The limits are counted and the code added under the phone's and the address's lock
     (:func:`repo.lock_code_limits`), so concurrent requests cannot all pass one count: a limit
     of 10 sends exactly 10 codes however many requests arrive at once.
+
+    **Commits the session's transaction** before sending: the SMS leaves only once its code is
+    stored, and the gateway's time is spent holding no lock and no write transaction (a slow
+    gateway would otherwise hold the phone's and the address's turn, and on SQLite the write
+    lock, for every request waiting behind it). If the gateway then fails, the code stays
+    stored, live and counted toward every limit, the resend interval included: a failure may
+    still have been delivered (a timeout), and a send that did not count could be retried
+    without limit. The visitor is told so (503 :class:`SmsNotSent`, ``Retry-After`` = the
+    resend interval) and may ask again when the interval has passed; a code that did arrive
+    works until a newer one is sent.
     """
     phone = normalize_phone(phone_text)
     repo.lock_code_limits(session, phone=phone, client_ip=client_ip)
@@ -103,7 +128,12 @@ def request_login_code(
         code=code,
         minutes=minutes,
     )
-    sms_sender.send(phone, text)
+    session.commit()
+    try:
+        sms_sender.send(phone, text)
+    except Exception as exc:
+        log.warning("login code not sent", extra={"sms_phone": phone}, exc_info=True)
+        raise SmsNotSent(retry_after=int(settings.otp_resend_interval.total_seconds())) from exc
     return CodeSent(
         phone=phone,
         expires_in=int(settings.otp_ttl.total_seconds()),

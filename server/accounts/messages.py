@@ -15,6 +15,10 @@ register_messages(
             "zh-CN": "验证码已发送，请 {retry_after} 秒后再试",
             "en": "A code was just sent; try again in {retry_after} s",
         },
+        "accounts.sms_not_sent": {
+            "zh-CN": "验证码短信发送失败，请 {retry_after} 秒后重新获取",
+            "en": "The code could not be sent by SMS; ask for a new one in {retry_after} s",
+        },
         "accounts.code_invalid": {
             "zh-CN": "验证码错误或已过期",
             "en": "The code is wrong or has expired",

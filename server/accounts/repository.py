@@ -264,7 +264,9 @@ def lock_code_limits(session: Session, *, phone: str, client_ip: str) -> None:
     a transaction holding an address lock waits for nothing, so no deadlock). Each statement
     after them sees every code committed before the lock was granted (read committed). SQLite:
     nothing to do, a write transaction already holds the database's write lock
-    (``BEGIN IMMEDIATE``, see :mod:`server.db`).
+    (``BEGIN IMMEDIATE``, see :mod:`server.db`). Either way the turn lasts until the commit,
+    so hold it for the count and the insert only: the SMS goes out after the commit
+    (:func:`server.accounts.auth.request_login_code`).
     """
     if session.get_bind().dialect.name != "postgresql":
         return
