@@ -442,14 +442,15 @@ def add_pending_staff_admissions(session: Session, rows: Sequence[tuple[int, int
     before (the same check-in reported twice) is skipped."""
     if not rows:
         return
+    # A Core statement on the table (not the ORM entity): this runs on every staff check-in,
+    # and the ORM's bulk-insert path cost more than the round trip.
+    table = cast(Table, PendingStaffAdmission.__table__)
     dialect = postgresql if is_postgresql(session) else sqlite
-    statement = dialect.insert(PendingStaffAdmission).on_conflict_do_nothing(
-        index_elements=[PendingStaffAdmission.checkin_record_id]
+    statement = dialect.insert(table).on_conflict_do_nothing(
+        index_elements=[table.c.checkin_record_id]
     )
-    session.execute(
-        statement,
-        [{"merchant_id": merchant, "checkin_record_id": record} for merchant, record in rows],
-    )
+    values = [{"merchant_id": merchant, "checkin_record_id": record} for merchant, record in rows]
+    session.connection().execute(statement, values[0] if len(values) == 1 else values)
 
 
 def take_pending_staff_admissions(session: Session, limit: int) -> Sequence[Any]:
