@@ -154,9 +154,10 @@ def install_enrollment(
                     f"initial {update.list} (chunk {update.chunk}) refused: "
                     f"{result.outcome} {result.detail}"
                 )
-        for admission in enrollment.admissions:
-            if admission.gate != enrollment.gate:
-                store.record_gossip(GossipAdmission.from_message(admission))
+        with store.transaction():  # one fsync for all of them, not one per check-in
+            for admission in enrollment.admissions:
+                if admission.gate != enrollment.gate:
+                    store.record_gossip(GossipAdmission.from_message(admission))
     password_path = config_path.parent / PASSWORD_FILE_NAME
     _write_private(password_path, enrollment.mqtt_password + "\n")
 
