@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, func, select, text, update
+from sqlalchemy import Integer, Table, bindparam, delete, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
@@ -437,20 +437,50 @@ def _staff_admitted() -> tuple[Any, ...]:
     )
 
 
-def add_pending_staff_admissions(session: Session, rows: Sequence[tuple[int, int]]) -> None:
-    """Queue ``(merchant id, check-in record id)`` pairs for the bridge; a record queued
-    before (the same check-in reported twice) is skipped."""
+def add_pending_staff_admissions(session: Session, rows: Sequence[tuple[int, int, int]]) -> None:
+    """Queue ``(merchant id, check-in record id, event id)`` for the bridge when the event's
+    venue has an enrolled gate (a venue without gates has nobody to tell, and a gate enrolled
+    later reads the check-in log instead); a record queued before (the same check-in reported
+    twice) is skipped. One statement per check-in, the gate test included."""
     if not rows:
         return
-    # A Core statement on the table (not the ORM entity): this runs on every staff check-in,
-    # and the ORM's bulk-insert path cost more than the round trip.
-    table = cast(Table, PendingStaffAdmission.__table__)
-    dialect = postgresql if is_postgresql(session) else sqlite
-    statement = dialect.insert(table).on_conflict_do_nothing(
-        index_elements=[table.c.checkin_record_id]
-    )
-    values = [{"merchant_id": merchant, "checkin_record_id": record} for merchant, record in rows]
+    statement = _QUEUE_STAFF_ADMISSION[is_postgresql(session)]
+    values = [
+        {"merchant_id": merchant, "record_id": record, "event_id": event}
+        for merchant, record, event in rows
+    ]
+    # A Core statement (not the ORM's bulk-insert path, which cost more than the round trip).
     session.connection().execute(statement, values[0] if len(values) == 1 else values)
+
+
+def _queue_staff_admission(dialect: Any) -> Any:
+    table = cast(Table, PendingStaffAdmission.__table__)
+    gates = cast(Table, Gate.__table__)
+    events = cast(Table, Event.__table__)
+    enrolled_gate_at_the_venue = (
+        select(gates.c.id)
+        .join(events, events.c.venue_id == gates.c.venue_id)
+        .where(
+            events.c.id == bindparam("event_id"),
+            gates.c.enrollment == EnrollmentState.ENROLLED.value,
+        )
+        .exists()
+    )
+    source = select(
+        bindparam("merchant_id", type_=Integer), bindparam("record_id", type_=Integer)
+    ).where(enrolled_gate_at_the_venue)
+    return (
+        dialect.insert(table)
+        .from_select([table.c.merchant_id, table.c.checkin_record_id], source)
+        .on_conflict_do_nothing(index_elements=[table.c.checkin_record_id])
+    )
+
+
+#: By "is PostgreSQL": the statement built once per dialect.
+_QUEUE_STAFF_ADMISSION = {
+    True: _queue_staff_admission(postgresql),
+    False: _queue_staff_admission(sqlite),
+}
 
 
 def take_pending_staff_admissions(session: Session, limit: int) -> Sequence[Any]:

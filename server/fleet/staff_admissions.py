@@ -11,8 +11,9 @@ that admitted has gossiped them itself.
 Nothing is lost on the way:
 
 1. :data:`server.signals.staff_checked_in` runs inside the check-in's transaction; the receiver
-   here queues the record in ``fleet_pending_staff_admissions`` (the outbox) and wakes the
-   bridge after the commit;
+   here queues the record in ``fleet_pending_staff_admissions`` (the outbox) when the event's
+   venue has an enrolled gate (one statement; a venue without gates, checked by handhelds
+   only, queues nothing that no bridge would ever drain) and wakes the bridge after the commit;
 2. the bridge's list thread (:meth:`server.fleet.bridge.FleetBridge.publish_staff_admissions`)
    takes queued rows (locked, so several bridges split them), publishes them at QoS 1 and
    deletes them in the same transaction: a failed commit publishes again, which gates ignore
@@ -100,7 +101,7 @@ def _with_entries(
 def queue_staff_checkins(session: Session, records: Sequence[Any]) -> None:
     """Receiver of :data:`server.signals.staff_checked_in`: queue the admitted check-ins for
     the bridge and wake it after the commit."""
-    rows = [(record.merchant_id, record.id) for record in records]
+    rows = [(record.merchant_id, record.id, record.event_id) for record in records]
     if rows:
         repo.add_pending_staff_admissions(session, rows)
         after_commit(session, lists.list_changes.notify)

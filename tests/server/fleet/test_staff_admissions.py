@@ -127,6 +127,7 @@ def test_every_message_of_a_ticket_carries_its_current_staff_entry_count(
 ) -> None:
     """Entries, an exit and a late entry: each message says how many entries staff have
     admitted by now, so a gate that keeps the highest count a peer reported is never low."""
+    world.enroll("north-1")
     ticket_id = _buy(world, accounts, database, entries=3)
     assert _check(world, checker, ticket_id)["admitted"] is True
     clock.advance(timedelta(minutes=5))
@@ -145,6 +146,7 @@ def test_refused_and_repeated_check_ins_queue_nothing_more(
     clock: ManualClock,
     checker: dict[str, str],
 ) -> None:
+    world.enroll("north-1")
     ticket_id = _buy(world, accounts, database, entries=1)
     assert _check(world, checker, ticket_id)["admitted"] is True
     refused = _check(world, checker, ticket_id)
@@ -158,6 +160,20 @@ def test_refused_and_repeated_check_ins_queue_nothing_more(
         response = world.client.post("/api/merchant/checkin/scan", json=retry, headers=checker)
         assert response.json()["admitted"] is True
     assert _queued(database) == 2
+
+
+def test_a_venue_without_enrolled_gates_queues_nothing(
+    world: FleetWorld,
+    accounts: AccountFactory,
+    database: Database,
+    checker: dict[str, str],
+) -> None:
+    """Handhelds only, or gates registered but not enrolled yet: nobody to tell, and no bridge
+    might ever drain the queue; a gate enrolling later reads the check-in log instead."""
+    world.gate("north-1")  # registered, not enrolled
+    ticket_id = _buy(world, accounts, database, entries=1)
+    assert _check(world, checker, ticket_id)["admitted"] is True
+    assert _queued(database) == 0
 
 
 def test_a_gate_enrolling_later_gets_the_staff_check_ins_of_its_site(
