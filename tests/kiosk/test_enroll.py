@@ -12,9 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from kiosk.enroll import EnrollmentError, enroll, parse_enrollment
 from kiosk.store import CODE_SALT_SETTING, KioskStore
+from protocol import messages
 from protocol.allowlist import ListDigest
 from protocol.signing import SigningKey
 from tests.conftest import REPO_ROOT
@@ -231,3 +234,40 @@ def test_enrolling_without_an_existing_file_creates_one(
     config = enroll(server.url, TOKEN, tmp_path / "new" / "kiosk.toml")
     assert config.store_path == tmp_path / "new" / "kiosk.db"
     assert config.site.gate == "south-2"
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+_ADMISSION_FIELDS = st.fixed_dictionaries(
+    {},
+    optional={
+        "gate": st.sampled_from(["_staff", "north-1", "South 2", ""]) | _JSON,
+        "ticket_key": st.sampled_from(["t:9", "t:09", "c:ab", "x:1", "t:"]) | _JSON,
+        "direction": st.sampled_from(["in", "out", "up"]) | _JSON,
+        "at": st.integers(min_value=-5, max_value=2**53) | _JSON,
+        "entries_used": st.integers(min_value=-5, max_value=5) | _JSON,
+        "id": _JSON,
+        "kind": st.sampled_from(["admission", "scan"]) | _JSON,
+    },
+)
+
+
+@given(admissions=st.lists(_ADMISSION_FIELDS, max_size=3) | _JSON)
+@example(admissions=answer(SigningKey.from_seed(1, bytes(range(32))))["admissions"] * 2)
+def test_any_admissions_field_parses_or_names_itself(admissions: Any) -> None:
+    """Whatever a server (or something posing as one) puts under ``admissions``, parsing either
+    yields admission messages or raises EnrollmentError naming that field, nothing else."""
+    body = answer(SigningKey.from_seed(1, bytes(range(32))))
+    body["admissions"] = admissions
+    try:
+        parsed = parse_enrollment(body)
+    except EnrollmentError as error:
+        assert "admissions" in str(error)
+    else:
+        assert all(isinstance(admission, messages.Admission) for admission in parsed.admissions)
+        assert len(parsed.admissions) == (len(admissions) if isinstance(admissions, list) else 0)
