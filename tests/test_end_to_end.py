@@ -35,6 +35,7 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import func, select
 
+from kiosk.config import KioskConfig
 from kiosk.store import KioskStore
 from protocol.messages import keyring_digest
 from protocol.topics import STAFF_GATE
@@ -98,6 +99,17 @@ class World:
         with self.database.sessions() as session:
             found = select(func.count()).where(CheckinRecord.source == CheckinSource.GATE)
             return session.scalar(found) or 0
+
+    def enroll(self) -> KioskConfig:
+        """Enroll the seeded gate's kiosk over HTTP with its one-time token."""
+        return enroll_kiosk(
+            self.server.base_url,
+            self.seed.gates[0].token,
+            self.kiosk_dir,
+            language="en",
+            mqtt_root=self.fleet_settings.mqtt_root,
+            resend_after=1.0,
+        )
 
     def start_bridge(self) -> FleetBridge:
         bridge = start_bridge(self.database, self.fleet_settings, clock=utc_now)
@@ -174,14 +186,7 @@ def test_a_kiosk_admits_refuses_revoked_and_delivers_everything_after_an_outage(
 ) -> None:
     tickets = iter(world.seed.valid)
     gate = world.seed.gates[0]
-    config = enroll_kiosk(
-        world.server.base_url,
-        gate.token,
-        world.kiosk_dir,
-        language="en",
-        mqtt_root=world.fleet_settings.mqtt_root,
-        resend_after=1.0,
-    )
+    config = world.enroll()
     assert config.site.gate == gate.key
     again = httpx.post(f"{world.server.base_url}/api/v1/fleet/enroll", json={"token": gate.token})
     assert again.status_code == 401, "an enrollment token works once"
@@ -251,14 +256,7 @@ def test_a_rotated_key_reaches_the_gate_and_its_tickets_are_admitted(world: Worl
     keyring as a ``set_keys`` command over MQTT, applies it and answers; a ticket re-signed with
     the new key is admitted and the old key's credential refused."""
     resigned, stale = world.seed.valid[0], world.seed.valid[1]
-    config = enroll_kiosk(
-        world.server.base_url,
-        world.seed.gates[0].token,
-        world.kiosk_dir,
-        language="en",
-        mqtt_root=world.fleet_settings.mqtt_root,
-        resend_after=1.0,
-    )
+    config = world.enroll()
     bridge = world.start_bridge()
     kiosk = DemoKiosk(config)
     kiosk.start()
@@ -312,14 +310,7 @@ def test_a_gate_that_missed_a_rotation_gets_the_keyring_from_its_status(world: W
     of the keyring it holds; the server sees it differs from the merchant's, sends the keyring,
     and the gate admits a ticket signed with the new key."""
     resigned = world.seed.valid[2]
-    config = enroll_kiosk(
-        world.server.base_url,
-        world.seed.gates[0].token,
-        world.kiosk_dir,
-        language="en",
-        mqtt_root=world.fleet_settings.mqtt_root,
-        resend_after=1.0,
-    )
+    config = world.enroll()
     keys_url = f"{world.server.base_url}/api/merchant/tickets/signing-keys"
     rotated = httpx.post(f"{keys_url}/rotate", headers=world.owner_headers)
     assert rotated.status_code == 201, rotated.text
@@ -367,14 +358,7 @@ def test_a_ticket_checked_in_by_staff_is_refused_at_the_gate(world: World) -> No
         assert response.json()["results"][0]["admitted"] is True
 
     check_in_by_staff(before)
-    config = enroll_kiosk(
-        world.server.base_url,
-        world.seed.gates[0].token,
-        world.kiosk_dir,
-        language="en",
-        mqtt_root=world.fleet_settings.mqtt_root,
-        resend_after=1.0,
-    )
+    config = world.enroll()
     offline = DemoKiosk(config, network=False)
     offline.start()
     try:

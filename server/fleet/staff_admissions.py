@@ -120,8 +120,8 @@ def publish_pending(
     ts: int,
     limit: int,
 ) -> int:
-    """Publish up to ``limit`` queued staff check-ins and unqueue them; returns how many were
-    taken from the queue (records no longer admitted by staff are dropped unpublished)."""
+    """Publish up to ``limit`` queued staff check-ins, oldest first, and unqueue them; returns
+    how many were taken from the queue."""
     pending = repo.take_pending_staff_admissions(session, limit)
     if not pending:
         return 0

@@ -106,7 +106,11 @@ def _order_asking_back(
     ]
     session.add(order)
     session.flush()
-    item_ids = [order.items[position].id for position in asked]
+    return _pending_request(session, order, [order.items[position].id for position in asked])
+
+
+def _pending_request(session: Session, order: Order, item_ids: list[int]) -> int:
+    """A visitor's pending request for these items of ``order`` (100 each); its id."""
     request = RefundRequest(
         merchant_id=order.merchant_id,
         order_id=order.id,

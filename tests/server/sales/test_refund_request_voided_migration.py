@@ -21,7 +21,7 @@ from server.sales.models import (
     RefundRequestStatus,
 )
 from server.tickets.models import Ticket, TicketStatus
-from tests.server.sales.test_refund_request_migration import AT, _ticket_type
+from tests.server.sales.test_refund_request_migration import AT, _pending_request, _ticket_type
 
 BEFORE = "8f23910d0ff0"
 
@@ -75,20 +75,7 @@ def _order_asking_back(session: Session, ticket_type_id: int, tickets: str) -> i
                 revoke_reason="lost" if state == "r" else "",
             )
         )
-    request = RefundRequest(
-        merchant_id=order.merchant_id,
-        order_id=order.id,
-        item_ids=[item.id for item in order.items],
-        amount_fen=100 * len(tickets),
-        reason="cannot come",
-        status=RefundRequestStatus.PENDING,
-        pending_order_id=order.id,
-        created_at=AT,
-        decision_note="",
-    )
-    session.add(request)
-    session.flush()
-    return request.id
+    return _pending_request(session, order, [item.id for item in order.items])
 
 
 def test_requests_with_tickets_revoked_without_a_refund_are_voided_or_narrowed(

@@ -615,13 +615,7 @@ def _revoke(database: Database, bought: Bought, item_ids: list[int], clock: Manu
     service): no refund."""
     tickets = _tickets(database, bought.order_id)
     with database.sessions.begin() as session:
-        tickets_service.revoke_tickets(
-            session,
-            bought.made.merchant.merchant_id,
-            [tickets[item_id].id for item_id in item_ids],
-            "lost",
-            clock(),
-        )
+        _revoke_act(bought, [tickets[item_id].id for item_id in item_ids], clock)(session)
 
 
 def test_tickets_revoked_without_a_refund_void_the_pending_request(
@@ -785,18 +779,7 @@ def test_a_direct_refund_racing_the_approval_refunds_once_and_settles_the_reques
 ) -> None:
     bought = _buy_and_pay(client, accounts, clock, count=1)
     request_id = _ask(client, bought).json()["id"]
-
-    def approve(session: Session) -> object:
-        return service.approve_refund_request(
-            session,
-            bought.made.merchant.merchant_id,
-            request_id,
-            staff_user_id=bought.made.merchant.owner.user_id,
-            note="",
-            providers=make_providers(client.app.state.settings),  # type: ignore[attr-defined]
-            now=clock(),
-        )
-
+    approve = _approve(client, bought, request_id, clock)
     outcome = _race(database, approve=approve, refund=_direct_refund(client, bought, clock))
     with database.sessions() as session:
         request = session.get_one(RefundRequest, request_id)
