@@ -31,6 +31,7 @@ from server.errors import install_error_handlers
 from server.features import Feature, PeriodicJob, ServerContext, discover_features
 from server.i18n import language_from_accept_language
 from server.logs import request_id_var
+from server.routing import PathFilteredRouter
 from server.settings import Settings, get_settings
 from server.sms import SmsSender, make_sms_sender
 
@@ -227,5 +228,5 @@ def create_app(
     app.include_router(health_router)
     for feature in features:
         for router in feature.routers:
-            app.include_router(router)
+            app.include_router(PathFilteredRouter(router))
     return app
