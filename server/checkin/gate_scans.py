@@ -158,29 +158,18 @@ def _record_annulment(session: Session, entry: GateScanEntry, now: datetime) -> 
         annulled = None
     if annulled is not None and ticket is None and annulled.ticket_id is not None:
         ticket = tickets_repo.get_ticket(session, merchant_id, annulled.ticket_id)
-    record = CheckinRecord(
-        **record_values(
-            merchant_id,
-            actor,
-            attempt,
-            ticket,
-            entry.gate_reason,
-            annuls_record_id=None if annulled is None else annulled.id,
-        )
+    values = record_values(
+        merchant_id,
+        actor,
+        attempt,
+        ticket,
+        entry.gate_reason,
+        annuls_record_id=None if annulled is None else annulled.id,
     )
-    stored = _store(session, merchant_id, record)
-    if annulled is not None and stored is record and annulled.ticket_id is not None:
+    if store_unique(session, values) is None:
+        return  # the same scan was stored meanwhile: its first copy did the annulling
+    if annulled is not None and annulled.ticket_id is not None:
         tickets_repo.release_entry(session, annulled.ticket_id)
-
-
-def _store(session: Session, merchant_id: int, record: CheckinRecord) -> CheckinRecord:
-    stored = store_unique(session, record)
-    if stored is not None:
-        return stored
-    assert record.scan_id is not None
-    earlier = repo.record_by_scan_id(session, merchant_id, record.scan_id)
-    assert earlier is not None, "a gate record was refused for a reason other than its scan id"
-    return earlier
 
 
 def _find_ticket(session: Session, merchant_id: int, lookup: TicketLookup | None) -> Ticket | None:

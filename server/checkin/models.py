@@ -11,6 +11,7 @@ could not store the same entry twice.
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Enum, ForeignKey, Index, String, UniqueConstraint
@@ -99,6 +100,40 @@ class CheckinRecord(TenantMixin, Base):
     conflict_reason: Mapped[str] = mapped_column(String(32), default="")
     scanned_at: Mapped[datetime]
     received_at: Mapped[datetime]
+
+
+@dataclass(frozen=True)
+class StoredRecord:
+    """A log row the check-in API just wrote, as plain values: the hot path inserts it with
+    one Core ``INSERT ... RETURNING id`` and answers from this, without an ORM object (the log
+    is append-only, so there is nothing for a session to track). Reads of the log load
+    :class:`CheckinRecord`; both have the same attributes (:data:`LoggedRecord`)."""
+
+    id: int
+    merchant_id: int
+    ticket_id: int | None
+    event_id: int | None
+    source: CheckinSource
+    method: CheckinMethod
+    checker_user_id: int | None
+    gate_id: int | None
+    device_id: str
+    scan_id: str | None
+    presented: str
+    direction: Direction
+    result: CheckinResult
+    reason: str
+    entry_no: int | None
+    annuls_record_id: int | None
+    offline: bool
+    conflict: bool
+    conflict_reason: str
+    scanned_at: datetime
+    received_at: datetime
+
+
+#: A log row: just written (:class:`StoredRecord`) or loaded (:class:`CheckinRecord`).
+LoggedRecord = CheckinRecord | StoredRecord
 
 
 class CheckerEventScope(TenantMixin, Base):

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, case, delete, func, insert, select
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm import Session
 
 from server.checkin import guard
 from server.checkin.models import (
@@ -18,6 +18,7 @@ from server.checkin.models import (
     CheckinRecord,
     CheckinResult,
     CheckinSource,
+    StoredRecord,
 )
 from server.sqlbatch import BatchInsert, one_of
 from server.tenancy import get_owned, scoped_select
@@ -29,25 +30,16 @@ guard.install()
 
 
 _RECORD_TABLE = cast(Table, CheckinRecord.__table__)
-_RECORD_COLUMNS = tuple(
-    (column.key, attribute.key)
-    for attribute in CheckinRecord.__mapper__.column_attrs
-    for column in attribute.columns
-    if column.key != "id"
-)
 #: Check-in's hot path writes its row with one Core INSERT (no unit-of-work flush).
 _INSERT_RECORD = insert(_RECORD_TABLE).returning(_RECORD_TABLE.c.id)
 
 
-def add_record(session: Session, record: CheckinRecord) -> CheckinRecord:
-    """INSERT ``record`` (a new, fully set object) and attach it to the session as the stored
-    row: it gets its id and is persistent, so the append-only guard watches it like any other
-    loaded record. A unique violation raises ``IntegrityError`` and leaves it transient."""
-    values = {column: getattr(record, attribute) for column, attribute in _RECORD_COLUMNS}
-    record.id = session.execute(_INSERT_RECORD, values).scalar_one()
-    make_transient_to_detached(record)
-    session.add(record)
-    return record
+def add_record(session: Session, values: dict[str, Any]) -> StoredRecord:
+    """INSERT one log row (every column but the id, as
+    :func:`server.checkin.service.record_values` makes them) and return it with its id. A unique
+    violation raises ``IntegrityError``."""
+    record_id = session.connection().execute(_INSERT_RECORD, values).scalar_one()
+    return StoredRecord(id=record_id, **values)
 
 
 def insert_records(session: Session, rows: Sequence[dict[str, Any]]) -> None:

@@ -20,6 +20,7 @@ from server.checkin.service import Outcome
 from server.i18n import translate
 from server.phones import mask_phone
 from server.tickets.models import Ticket, TicketStatus
+from server.tickets.repository import TicketSnapshot
 from server.tickets.service import entries_remaining, is_usable
 
 
@@ -80,7 +81,7 @@ class TicketBrief(BaseModel):
     usable: bool
 
     @classmethod
-    def of(cls, ticket: Ticket, now: datetime) -> TicketBrief:
+    def of(cls, ticket: Ticket | TicketSnapshot, now: datetime) -> TicketBrief:
         return cls(
             id=ticket.id,
             event_id=ticket.event_id,

@@ -42,6 +42,8 @@ from server.checkin.models import (
     CheckinResult,
     CheckinSource,
     Direction,
+    LoggedRecord,
+    StoredRecord,
 )
 from server.checkin.rules import TicketFacts, entry_refusal, exit_refusal
 from server.errors import Invalid, NotFound
@@ -49,6 +51,7 @@ from server.phones import normalize_phone
 from server.tickets import keys as ticket_keys
 from server.tickets import repository as tickets_repo
 from server.tickets.models import Ticket, TicketStatus
+from server.tickets.repository import TicketSnapshot
 from server.tickets.service import is_usable
 
 
@@ -83,8 +86,9 @@ class Attempt:
 
 @dataclass(frozen=True)
 class Outcome:
-    record: CheckinRecord
-    ticket: Ticket | None
+    record: LoggedRecord
+    #: The ticket as it is after the attempt (an admission's entry counted).
+    ticket: TicketSnapshot | None
 
     @property
     def admitted(self) -> bool:
@@ -105,29 +109,29 @@ def loggable(text: str) -> str:
 
 
 def check_in(
-    session: Session, merchant_id: int, ticket: Ticket, actor: Actor, attempt: Attempt
-) -> CheckinRecord:
+    session: Session, merchant_id: int, ticket: TicketSnapshot, actor: Actor, attempt: Attempt
+) -> Outcome:
     """Admit or refuse ``ticket`` and log it; never beyond the ticket's allowance. Staff
     admissions and exits are announced (:data:`server.signals.staff_checked_in`) so the gates
     count them too."""
-    record = _decide_and_log(session, merchant_id, ticket, actor, attempt)
-    if record.result is CheckinResult.ADMITTED and actor.source is not CheckinSource.GATE:
-        signals.staff_checked_in.send(session, [record])
-    return record
+    outcome = _decide_and_log(session, merchant_id, ticket, actor, attempt)
+    if outcome.admitted and actor.source is not CheckinSource.GATE:
+        signals.staff_checked_in.send(session, [outcome.record])
+    return outcome
 
 
 def _decide_and_log(
-    session: Session, merchant_id: int, ticket: Ticket, actor: Actor, attempt: Attempt
-) -> CheckinRecord:
+    session: Session, merchant_id: int, ticket: TicketSnapshot, actor: Actor, attempt: Attempt
+) -> Outcome:
     if attempt.scan_id is not None:
         earlier = repo.record_by_scan_id(session, merchant_id, attempt.scan_id)
         if earlier is not None:
-            return earlier
+            return Outcome(earlier, ticket)
     if attempt.direction is Direction.OUT:
         refusal = exit_refusal(
             ticket_facts(ticket), event_id=attempt.event_id, allowed_events=actor.allowed_events
         )
-        return _log(session, merchant_id, actor, attempt, ticket, refusal)
+        return Outcome(_log(session, merchant_id, actor, attempt, ticket, refusal), ticket)
     judge = partial(
         entry_refusal,
         at=attempt.scanned_at,
@@ -136,47 +140,55 @@ def _decide_and_log(
     )
     refusal = judge(ticket_facts(ticket))
     if refusal is not None:
-        return _log(session, merchant_id, actor, attempt, ticket, refusal)
+        return Outcome(_log(session, merchant_id, actor, attempt, ticket, refusal), ticket)
     admitted = _claim_and_log(
-        session, merchant_id, ticket, _record(merchant_id, actor, attempt, ticket, None)
+        session, merchant_id, ticket, record_values(merchant_id, actor, attempt, ticket, None)
     )
     if admitted is not None:
         return admitted
-    tickets_repo.reload_ticket(session, ticket)
-    refusal = judge(ticket_facts(ticket)) or reasons.ALREADY_USED
-    return _log(session, merchant_id, actor, attempt, ticket, refusal)
+    now_state = _reloaded(session, merchant_id, ticket)
+    refusal = judge(ticket_facts(now_state)) or reasons.ALREADY_USED
+    return Outcome(_log(session, merchant_id, actor, attempt, now_state, refusal), now_state)
 
 
 def _claim_and_log(
-    session: Session, merchant_id: int, ticket: Ticket, record: CheckinRecord
-) -> CheckinRecord | None:
-    """Claim the ticket's next entry and store ``record`` as that entry's admission; None when
-    no entry could be claimed. With a scan id, both happen in a savepoint so that a duplicate
-    scan arriving at the same moment undoes the claim and yields the first scan's record."""
-    if record.scan_id is None:
-        entry_no = tickets_repo.claim_entry(session, ticket)
-        if entry_no is None:
-            return None
-        record.entry_no = entry_no
-        return repo.add_record(session, record)
+    session: Session, merchant_id: int, ticket: TicketSnapshot, values: dict[str, Any]
+) -> Outcome | None:
+    """Claim the ticket's next entry and store the row ``values`` as that entry's admission;
+    None when no entry could be claimed. With a scan id, both happen in a savepoint so that a
+    duplicate scan arriving at the same moment undoes the claim and yields the first scan's
+    record."""
+    if values["scan_id"] is None:
+        return _claim(session, ticket, values)
     try:
         with session.begin_nested():
-            entry_no = tickets_repo.claim_entry(session, ticket)
-            if entry_no is None:
-                return None
-            record.entry_no = entry_no
-            return repo.add_record(session, record)
+            return _claim(session, ticket, values)
     except IntegrityError:
-        earlier = repo.record_by_scan_id(session, merchant_id, record.scan_id)
+        earlier = repo.record_by_scan_id(session, merchant_id, values["scan_id"])
         if earlier is None:
             raise
-        tickets_repo.reload_ticket(session, ticket)
-        return earlier
+        return Outcome(earlier, _reloaded(session, merchant_id, ticket))
+
+
+def _claim(session: Session, ticket: TicketSnapshot, values: dict[str, Any]) -> Outcome | None:
+    claimed = tickets_repo.claim_entry(session, ticket.id)
+    if claimed is None:
+        return None
+    entries_used, entry_no = claimed
+    record = repo.add_record(session, {**values, "entry_no": entry_no})
+    return Outcome(record, ticket.claimed(entries_used, entry_no))
+
+
+def _reloaded(session: Session, merchant_id: int, ticket: TicketSnapshot) -> TicketSnapshot:
+    """The ticket's row as it is now (after a refused claim, to say why)."""
+    state = tickets_repo.ticket_snapshot(session, merchant_id, ticket.id)
+    assert state is not None, "a ticket disappeared during its check-in"
+    return state
 
 
 def log_unmatched(
     session: Session, merchant_id: int, actor: Actor, attempt: Attempt, reason: str
-) -> CheckinRecord:
+) -> LoggedRecord:
     """Log an attempt that matched no ticket (bad credential, unknown or mistyped code)."""
     if attempt.scan_id is not None:
         earlier = repo.record_by_scan_id(session, merchant_id, attempt.scan_id)
@@ -256,26 +268,15 @@ def record_values(
     }
 
 
-def _record(
-    merchant_id: int,
-    actor: Actor,
-    attempt: Attempt,
-    ticket: TicketView | None,
-    refusal: str | None,
-    **details: Any,
-) -> CheckinRecord:
-    return CheckinRecord(**record_values(merchant_id, actor, attempt, ticket, refusal, **details))
-
-
 def _log(
     session: Session,
     merchant_id: int,
     actor: Actor,
     attempt: Attempt,
-    ticket: Ticket | None,
+    ticket: TicketView | None,
     refusal: str | None,
-) -> CheckinRecord:
-    record = store_unique(session, _record(merchant_id, actor, attempt, ticket, refusal))
+) -> LoggedRecord:
+    record = store_unique(session, record_values(merchant_id, actor, attempt, ticket, refusal))
     if record is not None:
         return record
     # Only a scan id can collide here: the same scan arrived twice at once.
@@ -285,13 +286,12 @@ def _log(
     return earlier
 
 
-def store_unique(session: Session, record: CheckinRecord) -> CheckinRecord | None:
-    """Insert in a savepoint; None when a unique constraint refused it."""
+def store_unique(session: Session, values: dict[str, Any]) -> StoredRecord | None:
+    """Insert the row ``values`` in a savepoint; None when a unique constraint refused it."""
     try:
         with session.begin_nested():
-            return repo.add_record(session, record)
+            return repo.add_record(session, values)
     except IntegrityError:
-        # The savepoint's rollback also expunges the refused object from the session.
         return None
 
 
@@ -325,12 +325,12 @@ def check_credential(
     verified = _verify(session, merchant_id, credential, attempt.received_at)
     if isinstance(verified, Rejection):
         return Outcome(log_unmatched(session, merchant_id, actor, attempt, verified.reason), None)
-    ticket = tickets_repo.get_ticket(session, merchant_id, verified.claims.ticket_id)
+    ticket = tickets_repo.ticket_snapshot(session, merchant_id, verified.claims.ticket_id)
     if ticket is None:
         return Outcome(
             log_unmatched(session, merchant_id, actor, attempt, reasons.UNKNOWN_TICKET), None
         )
-    return Outcome(check_in(session, merchant_id, ticket, actor, attempt), ticket)
+    return check_in(session, merchant_id, ticket, actor, attempt)
 
 
 def _verify(
@@ -349,14 +349,14 @@ def _verify(
 _KEY_REFUSALS = frozenset({reasons.UNKNOWN_KEY, reasons.BAD_SIGNATURE})
 
 
-def find_by_code(session: Session, merchant_id: int, code_text: str) -> Ticket | str:
+def find_by_code(session: Session, merchant_id: int, code_text: str) -> TicketSnapshot | str:
     """The ticket with this typed code, or the reason code why there is none."""
     digits = codes.normalize(code_text)
     if digits is None:
         return reasons.MALFORMED
     if not codes.is_valid(digits):
         return reasons.BAD_CHECK_DIGIT
-    ticket = tickets_repo.get_ticket_by_code(session, merchant_id, digits)
+    ticket = tickets_repo.ticket_snapshot_by_code(session, merchant_id, digits)
     return reasons.UNKNOWN_TICKET if ticket is None else ticket
 
 
@@ -369,7 +369,7 @@ def check_code(
     if isinstance(found, str):
         presented = replace(attempt, presented=code_text.strip())
         return Outcome(log_unmatched(session, merchant_id, actor, presented, found), None)
-    return Outcome(check_in(session, merchant_id, found, actor, attempt), found)
+    return check_in(session, merchant_id, found, actor, attempt)
 
 
 def check_tickets(
@@ -384,7 +384,7 @@ def check_tickets(
     tickets = [
         _owned_ticket(session, merchant_id, ticket_id) for ticket_id in dict.fromkeys(ticket_ids)
     ]
-    return [Outcome(check_in(session, merchant_id, t, actor, attempt), t) for t in tickets]
+    return [check_in(session, merchant_id, ticket, actor, attempt) for ticket in tickets]
 
 
 def usable_tickets_of_phone(
@@ -407,7 +407,7 @@ def usable_tickets_of_phone(
 class HolderTickets:
     """The ticket a typed code names and all of its holder's tickets for that event."""
 
-    named: Ticket
+    named: TicketSnapshot
     tickets: list[Ticket]
 
 
@@ -455,8 +455,8 @@ def verify_holder_tickets(
     return check_tickets(session, merchant_id, actor, chosen, attempt)
 
 
-def _owned_ticket(session: Session, merchant_id: int, ticket_id: int) -> Ticket:
-    ticket = tickets_repo.get_ticket(session, merchant_id, ticket_id)
+def _owned_ticket(session: Session, merchant_id: int, ticket_id: int) -> TicketSnapshot:
+    ticket = tickets_repo.ticket_snapshot(session, merchant_id, ticket_id)
     if ticket is None:
         raise NotFound("tickets.ticket_not_found", detail={"ticket_id": ticket_id})
     return ticket

@@ -29,6 +29,7 @@ from server.tickets import messages as _messages  # noqa: F401  (registers the t
 from server.tickets import repository as repo
 from server.tickets.credentials import is_within_window, sign_claims, ticket_claims, validity_window
 from server.tickets.models import Ticket, TicketSigningKey, TicketStatus
+from server.tickets.repository import TicketSnapshot
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 #: Fresh codes drawn before giving up; a collision in a space of 10**11 is already rare.
@@ -241,14 +242,14 @@ def ticket_state(ticket: Ticket, now: datetime) -> TicketState:
     return TicketState.PENDING
 
 
-def entries_remaining(ticket: Ticket) -> int | None:
+def entries_remaining(ticket: Ticket | TicketSnapshot) -> int | None:
     """Entries left; None for unlimited tickets."""
     if ticket.entries_allowed == 0:
         return None
     return max(0, ticket.entries_allowed - ticket.entries_used)
 
 
-def is_usable(ticket: Ticket, now: datetime) -> bool:
+def is_usable(ticket: Ticket | TicketSnapshot, now: datetime) -> bool:
     """Valid, inside its window and with an entry left: what check-in lists as "unused"."""
     return (
         ticket.status is TicketStatus.VALID

@@ -20,6 +20,7 @@ from server.checkin.models import (
     CheckinResult,
     CheckinSource,
     Direction,
+    LoggedRecord,
 )
 from server.checkin.service import Actor, Attempt
 from server.clock import ManualClock
@@ -45,11 +46,11 @@ def _attempt(now: datetime, **changes: object) -> Attempt:
     return Attempt(**values)  # type: ignore[arg-type]
 
 
-def _redeem(database: Database, merchant_id: int, ticket_id: int, now: datetime) -> CheckinRecord:
+def _redeem(database: Database, merchant_id: int, ticket_id: int, now: datetime) -> LoggedRecord:
     with database.sessions.begin() as session:
-        ticket = tickets_repo.get_ticket(session, merchant_id, ticket_id)
+        ticket = tickets_repo.ticket_snapshot(session, merchant_id, ticket_id)
         assert ticket is not None
-        return service.check_in(session, merchant_id, ticket, CHECKER, _attempt(now))
+        return service.check_in(session, merchant_id, ticket, CHECKER, _attempt(now)).record
 
 
 def _records(database: Database, ticket_id: int) -> list[CheckinRecord]:
