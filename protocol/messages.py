@@ -306,6 +306,7 @@ class Status(Message):
         "revocations_version",
         "since",
         "software",
+        "staff_seq",
         "state",
     )
     KIND = "status"
@@ -320,9 +321,10 @@ class Status(Message):
         "software",
         "since",
     )
-    #: ``keyring``: :func:`keyring_digest` of the signing keys the gate trusts (absent from
-    #: gates older than it).
-    OPTIONAL = ("keyring",)
+    #: ``keyring``: :func:`keyring_digest` of the signing keys the gate trusts;
+    #: ``staff_seq``: the ``seq`` of the server's ``_staff`` admissions up to which the gate
+    #: holds every one (0: none yet). Both are absent from gates older than them.
+    OPTIONAL = ("keyring", "staff_seq")
 
     def __init__(
         self,
@@ -337,6 +339,7 @@ class Status(Message):
         since: int,
         ts: int,
         keyring: str | None = None,
+        staff_seq: int | None = None,
         id: str | None = None,
     ) -> None:
         Message.__init__(self, ts, id)
@@ -353,6 +356,7 @@ class Status(Message):
             if keyring is None
             else _chars(keyring, "keyring", _HEX_CHARS, KEYRING_DIGEST_LENGTH)
         )
+        self.staff_seq = _opt_int(staff_seq, "staff_seq")
 
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> "Status":
@@ -481,12 +485,20 @@ class Admission(Message):
 
     ``ticket_key`` is ``t:<ticket_id>`` for signed credentials or ``c:<code_hash>`` for typed
     codes; ``entries_used`` is the ticket's entry count after this event at that gate.
+
+    The server's pseudo-gate ``topics.STAFF_GATE`` numbers its admissions: ``seq`` (increasing,
+    assigned by the server) and ``prev``, the ``seq`` of the site's staff admission before it
+    (0: none), so a gate can tell it missed one and report in its status (``staff_seq``) how
+    far it holds every one. Both or neither, ``prev`` below ``seq``, and only from ``_staff``.
+    A ``_staff`` admission may also come on one gate's own ``lists`` topic: one it missed,
+    resent to it alone.
     """
 
-    __slots__ = ("at", "direction", "entries_used", "gate", "ticket_key")
+    __slots__ = ("at", "direction", "entries_used", "gate", "prev", "seq", "ticket_key")
     KIND = "admission"
-    TOPICS = (topics.ADMISSIONS,)
+    TOPICS = (topics.ADMISSIONS, topics.LISTS)
     FIELDS = ("gate", "ticket_key", "direction", "at", "entries_used")
+    OPTIONAL = ("seq", "prev")
 
     def __init__(
         self,
@@ -497,6 +509,8 @@ class Admission(Message):
         at: int,
         entries_used: int,
         ts: int,
+        seq: int | None = None,
+        prev: int | None = None,
         id: str | None = None,
     ) -> None:
         Message.__init__(self, ts, id)
@@ -505,6 +519,15 @@ class Admission(Message):
         self.direction = _choice(direction, "direction", DIRECTIONS)
         self.at = _int(at, "at")
         self.entries_used = _int(entries_used, "entries_used")
+        self.seq = _opt_int(seq, "seq", 1)
+        self.prev = _opt_int(prev, "prev")
+        if (self.seq is None) != (self.prev is None):
+            raise _bad("prev", "and seq must be given together")
+        if self.seq is not None:
+            if self.gate != topics.STAFF_GATE:
+                raise _bad("seq", "is only for admissions of " + topics.STAFF_GATE)
+            if self.prev is not None and self.prev >= self.seq:
+                raise _bad("prev", "must be below seq")
 
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> "Admission":
@@ -874,6 +897,9 @@ def matches_topic(message: Message, ref: topics.TopicRef) -> bool:
     if ref.kind not in message.TOPICS:
         return False
     gate = getattr(message, "gate", None)
+    if ref.kind == topics.LISTS and message.KIND == Admission.KIND:
+        # a staff admission resent to one gate on that gate's own topic
+        return gate == topics.STAFF_GATE
     if gate is not None and gate != ref.gate:
         return False
     site = getattr(message, "site", None)

@@ -9,7 +9,8 @@ Layout, with a configurable root (default ``admit``) and a version segment::
     <root>/v1/<site>/gates/<gate>/commands      server -> kiosk
     <root>/v1/<site>/gates/<gate>/results       kiosk -> server  command results
     <root>/v1/<site>/gates/<gate>/telemetry     kiosk -> server
-    <root>/v1/<site>/gates/<gate>/lists         server -> kiosk  list snapshot chunks, resync
+    <root>/v1/<site>/gates/<gate>/lists         server -> kiosk  list snapshot chunks, resync,
+                                                                 staff admissions it missed
     <root>/v1/<site>/lists                      server -> site   versioned list deltas
     <root>/v1/<site>/lists/announce             server -> site   retained current versions
 

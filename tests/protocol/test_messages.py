@@ -138,6 +138,8 @@ any_message = st.one_of(
         software=st.text(min_size=1, max_size=64),
         since=counts,
         ts=counts,
+        keyring=st.none() | st.text(alphabet=HEX, min_size=1, max_size=16),
+        staff_seq=opt_counts,
     ),
     st.builds(
         messages.ScanAck,
@@ -156,6 +158,17 @@ any_message = st.one_of(
         at=counts,
         entries_used=counts,
         ts=counts,
+    ),
+    st.builds(
+        lambda seq, back, **kw: messages.Admission(seq=seq, prev=max(seq - back, 0), **kw),
+        gate=st.just(topics.STAFF_GATE),
+        ticket_key=counts.map(messages.ticket_key_for_ticket),
+        direction=st.sampled_from(messages.DIRECTIONS),
+        at=counts,
+        entries_used=counts,
+        ts=counts,
+        seq=st.integers(1, messages.MAX_INT),
+        back=st.integers(1, messages.MAX_INT),
     ),
     st.builds(
         messages.Command,
@@ -460,6 +473,114 @@ def test_snapshot_chunks_and_meta() -> None:
 def test_admission_ticket_key_forms(key: str) -> None:
     with pytest.raises(MessageError):
         messages.Admission(gate="g", ticket_key=key, direction="in", at=T, entries_used=1, ts=T)
+
+
+# --- the staff sequence: status.staff_seq, admission.seq and prev ------------------------------
+
+STATUS = json.loads((Path(__file__).resolve().parents[1] / "golden" / "status.json").read_text())[0]
+STAFF_ADMISSION = {
+    "v": 1,
+    "kind": "admission",
+    "id": "a1",
+    "ts": T,
+    "gate": topics.STAFF_GATE,
+    "ticket_key": "t:100235",
+    "direction": "in",
+    "at": T - 5000,
+    "entries_used": 1,
+}
+
+
+def _is_count(value: object, minimum: int = 0) -> bool:
+    return (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and minimum <= value <= messages.MAX_INT
+    )
+
+
+@given(st.one_of(st.integers(-(2**60), 2**60), st.just(messages.MAX_INT + 1), json_values))
+def test_status_staff_seq_is_a_count_or_a_clear_error(value: object) -> None:
+    payload = json.dumps({**STATUS, "staff_seq": value})
+    if value is None or _is_count(value):
+        status = messages.decode(payload)
+        assert isinstance(status, messages.Status) and status.staff_seq == value
+        assert messages.decode(messages.encode(status)) == status
+        return
+    with pytest.raises(MessageError) as caught:
+        messages.decode(payload)
+    assert caught.value.reason == messages.BAD_FIELD
+    assert caught.value.detail.startswith("staff_seq ")
+
+
+def test_a_status_without_staff_seq_is_an_older_gate() -> None:
+    old = {key: value for key, value in STATUS.items() if key != "staff_seq"}
+    status = messages.decode(json.dumps(old))
+    assert isinstance(status, messages.Status) and status.staff_seq is None
+
+
+_seq_values = st.one_of(st.none(), st.integers(-3, 12), st.just(messages.MAX_INT + 1), json_values)
+
+
+@given(
+    gate=st.sampled_from([topics.STAFF_GATE, "north-1"]),
+    seq=_seq_values,
+    prev=_seq_values,
+    absent=st.sets(st.sampled_from(["seq", "prev"])),
+)
+def test_admission_seq_and_prev_are_the_staff_chain_or_a_clear_error(
+    gate: str, seq: object, prev: object, absent: set[str]
+) -> None:
+    data = {**STAFF_ADMISSION, "gate": gate, "seq": seq, "prev": prev}
+    for name in absent:
+        del data[name]
+    given_seq, given_prev = data.get("seq"), data.get("prev")
+    valid = (given_seq is None and given_prev is None) or (
+        _is_count(given_seq, 1)
+        and _is_count(given_prev)
+        and given_prev < given_seq  # type: ignore[operator]
+        and gate == topics.STAFF_GATE
+    )
+    payload = json.dumps(data)
+    if valid:
+        admission = messages.decode(payload)
+        assert isinstance(admission, messages.Admission)
+        assert (admission.seq, admission.prev) == (given_seq, given_prev)
+        assert messages.decode(messages.encode(admission)) == admission
+        return
+    with pytest.raises(MessageError) as caught:
+        messages.decode(payload)
+    assert caught.value.reason == messages.BAD_FIELD
+    assert caught.value.detail.split(" ")[0] in {"seq", "prev"}, caught.value.detail
+
+
+@pytest.mark.parametrize(
+    ("changes", "detail"),
+    [
+        ({"seq": 5}, "prev and seq must be given together"),
+        ({"prev": 4}, "prev and seq must be given together"),
+        ({"seq": 5, "prev": 5}, "prev must be below seq"),
+        ({"seq": 0, "prev": 0}, "seq out of range"),
+        ({"seq": 5, "prev": -1}, "prev out of range"),
+        ({"seq": 5, "prev": 4, "gate": "north-1"}, "seq is only for admissions of _staff"),
+    ],
+)
+def test_admission_seq_errors_say_what_is_wrong(changes: dict[str, Any], detail: str) -> None:
+    with pytest.raises(MessageError) as caught:
+        messages.decode(json.dumps({**STAFF_ADMISSION, **changes}))
+    assert (caught.value.reason, caught.value.detail) == (messages.BAD_FIELD, detail)
+
+
+def test_a_staff_admission_may_come_on_a_gates_own_lists_topic_and_no_other_may() -> None:
+    site = topics.Topics("expo-hall")
+    own_lists = topics.parse_topic(site.lists("north-1"))
+    assert own_lists is not None
+    staff = messages.Admission.from_dict({**STAFF_ADMISSION, "seq": 9, "prev": 3})
+    assert messages.matches_topic(staff, own_lists)
+    peer = messages.Admission.from_dict({**STAFF_ADMISSION, "gate": "north-1"})
+    assert not messages.matches_topic(peer, own_lists), "a gate's gossip is not a resend"
+    assert not messages.matches_topic(staff, topics.parse_topic(site.commands("north-1")))  # type: ignore[arg-type]
+    assert messages.matches_topic(staff, topics.parse_topic(site.admissions(topics.STAFF_GATE)))  # type: ignore[arg-type]
 
 
 def test_matches_topic_checks_kind_gate_and_site() -> None:
