@@ -491,4 +491,5 @@ class _StoreStatus:
             "revocations_version": self._store.list_version("revocations").version,
             "outbox_depth": self._store.outbox_depth(),
             "keyring": messages.keyring_digest(self._store.trusted_keys().to_dict()),
+            "staff_seq": self._store.staff_seq(),
         }

@@ -102,7 +102,8 @@ def enroll(server_url: str, token: str, config_path: Path) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--last", default=10, show_default=True, help="How many recent admissions to list.")
 def status(config_path: Path, as_json: bool, last: int) -> None:
-    """Show what the kiosk knows: list versions, outbox, last admissions, trusted keys."""
+    """Show what the kiosk knows: list versions, outbox, staff check-ins held, last admissions,
+    trusted keys."""
     config = _load(config_path)
     if not config.store_path.exists():
         raise click.ClickException(f"no kiosk store at {config.store_path}: enroll first")
@@ -132,6 +133,7 @@ def collect_status(config: KioskConfig, last: int = 10) -> dict[str, Any]:
             "mode": store.view().mode(),
             "lists": lists,
             "outbox": {"depth": store.outbox_depth(), "oldest_ms": oldest},
+            "staff_seq": store.staff_seq(),
             "trusted_keys": sorted(key for key, value in keyring.items() if value is not None),
             "retired_keys": sorted(key for key, value in keyring.items() if value is None),
             "last_admissions": [
@@ -160,6 +162,7 @@ def _print_status(report: dict[str, Any]) -> None:
     outbox = report["outbox"]
     oldest = "-" if outbox["oldest_ms"] is None else _time(outbox["oldest_ms"])
     console.print(f"Outbox: {outbox['depth']} scans waiting for the server (oldest {oldest})")
+    console.print(f"Staff check-ins held up to sequence {report['staff_seq']}")
     console.print(f"Trusted keys: {', '.join(report['trusted_keys']) or 'none'}")
     admissions = Table(
         "time (UTC)", "ticket", "direction", "entry", "scan id", "annulled", title="Last admissions"

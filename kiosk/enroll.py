@@ -16,7 +16,8 @@ What is kept where: the MQTT password in a file beside the TOML (``mqtt-password
 0600, named by ``mqtt.password_file``); site, gate, broker, user name, client id and the policy
 facts in the TOML (updated in place with tomlkit, so comments and other tables survive); the
 trusted keys, the code salt and the lists in the kiosk store, the lists applied (digest
-checked) exactly as the link would apply them.
+checked) exactly as the link would apply them, and the staff check-ins in its ledger, the staff
+watermark (``staff_seq``) started over from their chain.
 """
 
 from __future__ import annotations
@@ -155,9 +156,14 @@ def install_enrollment(
                     f"{result.outcome} {result.detail}"
                 )
         with store.transaction():  # one fsync for all of them, not one per check-in
-            for admission in enrollment.admissions:
-                if admission.gate != enrollment.gate:
-                    store.record_gossip(GossipAdmission.from_message(admission))
+            # the answer's staff admissions are a chain from 0 (SPEC.md, enrollment): the
+            # gate's staff_seq starts over from them, whatever this store held before
+            store.reset_staff_seq()
+            store.record_gossips(
+                GossipAdmission.from_message(admission)
+                for admission in enrollment.admissions
+                if admission.gate != enrollment.gate
+            )
     password_path = config_path.parent / PASSWORD_FILE_NAME
     _write_private(password_path, enrollment.mqtt_password + "\n")
 

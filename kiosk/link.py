@@ -47,6 +47,11 @@ RECONNECT_MIN_DELAY = 1
 RECONNECT_MAX_DELAY = 30
 #: list update refusals after which the kiosk waits for a catch-up (kiosk.lists outcomes)
 CATCHUP_OUTCOMES = ("gap", "digest_mismatch")
+#: status fields whose changes alone republish the status at most every ``status_interval``
+RATE_LIMITED_FIELDS = ("outbox_depth", "staff_seq")
+#: a status the staff admissions ask for (a hole in their chain, a resend received) goes out
+#: at most this often (seconds), or every ``status_interval`` when that is shorter
+STAFF_STATUS_SECONDS = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,7 +305,8 @@ class StatusSource(Protocol):
 
     def status_fields(self) -> dict[str, object]:
         """``mode``, ``allowlist_version``, ``revocations_version``, ``outbox_depth`` and,
-        optionally, ``keyring`` (the digest of the trusted keys)."""
+        optionally, ``keyring`` (the digest of the trusted keys) and ``staff_seq`` (how far
+        the gate holds the server's staff admissions)."""
 
 
 class LinkWorker:
@@ -309,8 +315,13 @@ class LinkWorker:
     It consumes the link's events and the scan loop's wake-ups from one queue, so the scan
     loop never waits for the network: acknowledgements delete outbox rows and free the drain's
     window, commands and list updates are carried out and answered, peers' admissions go into
-    the ledger, and the retained status follows the gate's state. It owns its own store
-    connection (``store``), separate from the scan loop's.
+    the ledger (a batch's in one transaction), and the retained status follows the gate's
+    state. It owns its own store connection (``store``), separate from the scan loop's.
+
+    Staff admissions the server resends (on the gate's own ``lists`` topic), and a staff
+    admission that shows one before it never came (its ``prev`` is above the gate's
+    ``staff_seq``), ask for a status within :data:`STAFF_STATUS_SECONDS`: the server reads
+    ``staff_seq`` from it and sends what is missing, the next batch of a resend included.
     """
 
     def __init__(
@@ -343,6 +354,8 @@ class LinkWorker:
         self._since = now_ms()
         self._last_status: dict[str, object] | None = None
         self._last_status_at = -math.inf
+        #: the staff admissions asked for a status (see the class docstring)
+        self._staff_status_wanted = False
         self._telemetry = telemetry
         self._telemetry_interval = telemetry_interval
         self._next_telemetry_at = clock() + telemetry_interval
@@ -414,20 +427,47 @@ class LinkWorker:
         resend = self._drain.next_resend_in()
         if resend is not None:
             wait = min(wait, resend + 0.01)
+        if self._staff_status_wanted:
+            due = self._last_status_at + self._staff_status_spacing() - self._clock()
+            wait = min(wait, max(due, 0.0) + 0.01)
         return wait
+
+    def _staff_status_spacing(self) -> float:
+        return min(self._status_interval, STAFF_STATUS_SECONDS)
 
     def _handle_batch(self, items: list[_WorkItem]) -> None:
         ack_ids: list[str] = []
         watermark = 0
+        gossip: list[GossipAdmission] = []
+        resent = False
         for item in items:
             if isinstance(item, Received) and isinstance(item.message, messages.ScanAck):
                 ack_ids.extend(item.message.scan_ids)
                 watermark = max(watermark, item.message.watermark)
                 self.counts["acks"] += 1
+            elif isinstance(item, Received) and isinstance(item.message, messages.Admission):
+                if item.message.gate != self.link.gate:
+                    gossip.append(GossipAdmission.from_message(item.message))
+                    resent = resent or item.ref.kind == topics.LISTS
             else:
                 self._handle(item)
+        if gossip:
+            self._record_gossip(gossip, resent=resent)
         if ack_ids or watermark:
             self._drain.handle_ack(ack_ids, watermark)
+
+    def _record_gossip(self, gossip: list[GossipAdmission], *, resent: bool) -> None:
+        """Peers' admissions into the ledger in one transaction; a resend received or a hole
+        in the staff chain asks for a status."""
+        self.counts["gossip"] += len(gossip)
+        self._store.record_gossips(gossip)
+        newest = max((each.staff_seq or 0 for each in gossip), default=0)
+        if resent:
+            self.counts["staff_resent"] += len(gossip)
+            self._staff_status_wanted = True
+        if newest > self._store.staff_seq():
+            self.counts["staff_gaps"] += 1
+            self._staff_status_wanted = True
 
     def _handle(self, item: _WorkItem) -> None:
         if isinstance(item, Connected):
@@ -472,10 +512,6 @@ class LinkWorker:
             self._publish_status(force=True)
             if result.error in CATCHUP_OUTCOMES and self._on_lists_behind is not None:
                 self._on_lists_behind(message.list, message.to_version, message.digest)
-        elif isinstance(message, messages.Admission):
-            if message.gate != self.link.gate:
-                self.counts["gossip"] += 1
-                self._store.record_gossip(GossipAdmission.from_message(message))
         elif isinstance(message, messages.ListAnnounce):
             self._compare_announce(message)
 
@@ -526,23 +562,25 @@ class LinkWorker:
 
     def _publish_status(self, *, force: bool) -> None:
         fields = self._status.status_fields()
-        if not force and fields == self._last_status:
-            return
-        only_depth = self._last_status is not None and all(
-            fields[key] == self._last_status[key] for key in fields if key != "outbox_depth"
-        )
-        if (
-            not force
-            and only_depth
-            and self._clock() - self._last_status_at < self._status_interval
-        ):
-            return
+        elapsed = self._clock() - self._last_status_at
+        wanted = self._staff_status_wanted and elapsed >= self._staff_status_spacing()
+        if not force and not wanted:
+            if fields == self._last_status:
+                return
+            only_counts = self._last_status is not None and all(
+                fields[key] == self._last_status.get(key)
+                for key in fields
+                if key not in RATE_LIMITED_FIELDS
+            )
+            if only_counts and elapsed < self._status_interval:
+                return
         status = self._status_message("online", fields)
         if self.link.publish(
             self.link.topics.status(self.link.gate), messages.encode(status), 1, True
         ):
             self._last_status = fields
             self._last_status_at = self._clock()
+            self._staff_status_wanted = False
             self.link.set_will(self._status_message("lost", fields))
 
     def _status_message(
@@ -560,8 +598,13 @@ class LinkWorker:
             since=self._since,
             ts=self._now_ms(),
             keyring=_optional_text(values.get("keyring")),
+            staff_seq=_optional_int(values.get("staff_seq")),
         )
 
 
 def _optional_text(value: object) -> str | None:
     return None if value is None else str(value)
+
+
+def _optional_int(value: object) -> int | None:
+    return None if value is None else int(value)  # type: ignore[call-overload]

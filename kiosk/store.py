@@ -2,7 +2,8 @@
 
 Tables (schema version in the ``user_version`` pragma, upgraded by :data:`MIGRATIONS`):
 
-- ``settings(key, value)``: mode, code salt, site/gate ids, anything small.
+- ``settings(key, value)``: mode, code salt, site/gate ids, the staff watermark
+  (``staff_seq``), anything small.
 - ``trusted_keys(key_id, public_key, retired)``: the keyring credentials are verified with.
 - ``allowlist(entry, scope, ticket_id, event_id, zone, entries)``: hashed 12-digit codes with
   their ticket facts (the ``meta`` of ``ListUpdate``) as columns, so a lookup is one B-tree probe.
@@ -34,6 +35,7 @@ import sqlite_utils
 
 from protocol.messages import Admission
 from protocol.signing import KeyFormatError, Keyring, parse_key_id, public_key_from_text
+from protocol.topics import STAFF_GATE
 
 #: Schema steps; ``MIGRATIONS[n]`` takes a store from ``user_version`` n to n + 1.
 MIGRATIONS: tuple[str, ...] = (
@@ -127,6 +129,8 @@ MIGRATIONS: tuple[str, ...] = (
 LIST_NAMES = ("allowlist", "revocations")
 MODE_SETTING = "mode"
 CODE_SALT_SETTING = "code_salt"
+#: The ``seq`` of the server's ``_staff`` admissions up to which this gate holds every one.
+STAFF_SEQ_SETTING = "staff_seq"
 DEFAULT_MODE = "normal"
 _BUSY_TIMEOUT_MS = 10_000
 #: WAL pages after which a commit checkpoints by itself. Far above SQLite's 1000 so that the
@@ -184,13 +188,19 @@ class LedgerEntry:
 
 @dataclass(frozen=True, slots=True)
 class GossipAdmission:
-    """An admission or exit heard from another gate (``protocol.messages.Admission``)."""
+    """An admission or exit heard from another gate (``protocol.messages.Admission``).
+
+    ``seq`` and ``prev``: the server's staff sequence, on admissions of ``_staff`` (see
+    :meth:`KioskStore.record_gossip`); None on a gate's gossip.
+    """
 
     gate: str
     ticket_key: str
     direction: str
     at_ms: int
     entries_used: int
+    seq: int | None = None
+    prev: int | None = None
 
     @classmethod
     def from_message(cls, message: Admission) -> GossipAdmission:
@@ -200,7 +210,14 @@ class GossipAdmission:
             direction=message.direction,
             at_ms=message.at,
             entries_used=message.entries_used,
+            seq=message.seq,
+            prev=message.prev,
         )
+
+    @property
+    def staff_seq(self) -> int | None:
+        """The staff sequence this message carries (None: not a numbered staff admission)."""
+        return self.seq if self.gate == STAFF_GATE else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -411,33 +428,67 @@ class KioskStore:
         simultaneous) entries is that gate annulling them: its gossip rows above the new count
         are marked annulled and no new entry is recorded. A stale message (older ``at`` than
         the entries it undercounts) is just recorded, so reordering cannot annul anything.
+
+        A numbered staff admission (``seq``, ``prev``) also moves the staff watermark
+        (:meth:`staff_seq`) to its ``seq`` when it continues the chain the gate holds:
+        ``prev <= staff_seq < seq``. One whose ``prev`` is above the watermark follows a staff
+        admission that never came; it is recorded all the same, and the watermark stays.
         """
         with self.transaction() as conn:
-            if admission.direction == "in":
-                newer = conn.execute(
-                    "SELECT min(at_ms) FROM admissions WHERE source = 'gossip' AND gate = ?"
-                    " AND ticket_key = ? AND direction = 'in' AND annulled = 0 AND entry_no > ?",
+            seq = admission.staff_seq
+            if seq is not None and admission.prev is not None:
+                held = _staff_seq(conn)
+                if admission.prev <= held < seq:
+                    _set_staff_seq(conn, seq)
+            return self._record_gossip(conn, admission)
+
+    def record_gossips(self, admissions: Iterable[GossipAdmission]) -> int:
+        """Record many heard admissions in one transaction (one fsync), numbered staff ones in
+        ``seq`` order (so a chain that arrived shuffled still joins up); returns how many were
+        new."""
+        ordered = sorted(admissions, key=lambda each: each.staff_seq or 0)
+        with self.transaction():
+            return sum(self.record_gossip(admission) for admission in ordered)
+
+    def staff_seq(self) -> int:
+        """The ``seq`` of the server's staff admissions up to which this gate holds every one
+        (0: none yet); reported in the gate's ``status`` as ``staff_seq``."""
+        with self._lock:
+            return _staff_seq(self._conn)
+
+    def reset_staff_seq(self) -> None:
+        """Start the staff chain over (enrollment: its answer's admissions start from 0)."""
+        with self.transaction() as conn:
+            _set_staff_seq(conn, 0)
+
+    @staticmethod
+    def _record_gossip(conn: sqlite3.Connection, admission: GossipAdmission) -> bool:
+        """The ledger side of :meth:`record_gossip`, in the caller's transaction."""
+        if admission.direction == "in":
+            newer = conn.execute(
+                "SELECT min(at_ms) FROM admissions WHERE source = 'gossip' AND gate = ?"
+                " AND ticket_key = ? AND direction = 'in' AND annulled = 0 AND entry_no > ?",
+                (admission.gate, admission.ticket_key, admission.entries_used),
+            ).fetchone()[0]
+            if newer is not None and admission.at_ms >= newer:
+                conn.execute(
+                    "UPDATE admissions SET annulled = 1 WHERE source = 'gossip' AND gate = ?"
+                    " AND ticket_key = ? AND direction = 'in' AND entry_no > ?",
                     (admission.gate, admission.ticket_key, admission.entries_used),
-                ).fetchone()[0]
-                if newer is not None and admission.at_ms >= newer:
-                    conn.execute(
-                        "UPDATE admissions SET annulled = 1 WHERE source = 'gossip' AND gate = ?"
-                        " AND ticket_key = ? AND direction = 'in' AND entry_no > ?",
-                        (admission.gate, admission.ticket_key, admission.entries_used),
-                    )
-                    return True
-            cursor = conn.execute(
-                "INSERT OR IGNORE INTO admissions (ticket_key, gate, direction, at_ms, entry_no,"
-                " source) VALUES (?, ?, ?, ?, ?, 'gossip')",
-                (
-                    admission.ticket_key,
-                    admission.gate,
-                    admission.direction,
-                    admission.at_ms,
-                    admission.entries_used,
-                ),
-            )
-            return cursor.rowcount == 1
+                )
+                return True
+        cursor = conn.execute(
+            "INSERT OR IGNORE INTO admissions (ticket_key, gate, direction, at_ms, entry_no,"
+            " source) VALUES (?, ?, ?, ?, ?, 'gossip')",
+            (
+                admission.ticket_key,
+                admission.gate,
+                admission.direction,
+                admission.at_ms,
+                admission.entries_used,
+            ),
+        )
+        return cursor.rowcount == 1
 
     def admissions(self, ticket_key: str, include_annulled: bool = False) -> list[LedgerEntry]:
         query = (
@@ -618,6 +669,19 @@ def _insert_outbox(
         (scan_id, payload.decode(), created_ms),
     )
     return int(cursor.lastrowid or 0)
+
+
+def _staff_seq(conn: sqlite3.Connection) -> int:
+    row = conn.execute("SELECT value FROM settings WHERE key = ?", (STAFF_SEQ_SETTING,)).fetchone()
+    return 0 if row is None else int(row[0])
+
+
+def _set_staff_seq(conn: sqlite3.Connection, seq: int) -> None:
+    conn.execute(
+        "INSERT INTO settings (key, value) VALUES (?, ?)"
+        " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (STAFF_SEQ_SETTING, str(seq)),
+    )
 
 
 def _ledger_entry(row: tuple[object, ...]) -> LedgerEntry:

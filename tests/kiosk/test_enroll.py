@@ -16,7 +16,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from kiosk.enroll import EnrollmentError, enroll, parse_enrollment
-from kiosk.store import CODE_SALT_SETTING, KioskStore
+from kiosk.store import CODE_SALT_SETTING, GossipAdmission, KioskStore
 from protocol import messages
 from protocol.allowlist import ListDigest
 from protocol.signing import SigningKey
@@ -72,6 +72,8 @@ def answer(key: SigningKey) -> dict[str, Any]:
                 "direction": "in",
                 "at": 1748771999750,
                 "entries_used": 1,
+                "seq": 40,
+                "prev": 0,
             }
         ],
     }
@@ -173,6 +175,44 @@ def test_enrollment_stores_credentials_keys_salt_and_lists(
         assert (staff.gate, staff.source, staff.entry_no) == ("_staff", "gossip", 1)
 
 
+def test_the_staff_watermark_starts_over_from_the_answers_chain(
+    key: SigningKey, config_path: Path
+) -> None:
+    """The answer's staff admissions are a chain from 0: the gate holds them all, up to the
+    last; a store that held a higher watermark (enrolled before, elsewhere) starts over."""
+    body = answer(key)
+    later = {**body["admissions"][0], "ticket_key": "t:10", "seq": 52, "prev": 40}
+    body["admissions"].append(later)
+    store_path = config_path.parent / "kiosk.db"
+    with KioskStore(store_path) as store:
+        store.record_gossip(GossipAdmission("_staff", "t:1", "in", 5, 1, seq=999, prev=0))
+        assert store.staff_seq() == 999
+    running = EnrollServer(body)
+    try:
+        enroll(running.url, TOKEN, config_path)
+    finally:
+        running.close()
+    with KioskStore(store_path) as store:
+        assert store.staff_seq() == 52
+        assert [row.gate for row in store.admissions("t:10")] == ["_staff"]
+
+
+def test_unnumbered_staff_admissions_of_an_older_server_leave_the_watermark_at_zero(
+    key: SigningKey, config_path: Path
+) -> None:
+    body = answer(key)
+    for admission in body["admissions"]:
+        del admission["seq"], admission["prev"]
+    running = EnrollServer(body)
+    try:
+        config = enroll(running.url, TOKEN, config_path)
+    finally:
+        running.close()
+    with KioskStore(config.store_path) as store:
+        assert store.staff_seq() == 0
+        assert len(store.admissions("t:9")) == 1
+
+
 def test_a_refused_token_is_a_clear_error(server: EnrollServer, config_path: Path) -> None:
     before = config_path.read_text()
     with pytest.raises(EnrollmentError, match=r"403.*token spent"):
@@ -213,6 +253,9 @@ def test_a_list_that_fails_its_digest_leaves_the_config_alone(
         (lambda b: b.update(admissions={"t:9": 1}), "admissions"),
         (lambda b: b["admissions"][0].update(ticket_key="9"), "admissions[0]"),
         (lambda b: b["admissions"][0].update(direction="sideways"), "admissions[0]"),
+        (lambda b: b["admissions"][0].update(prev=40), "admissions[0]"),
+        (lambda b: b["admissions"][0].pop("prev"), "admissions[0]"),
+        (lambda b: b["admissions"][0].update(gate="north-1"), "admissions[0]"),
     ],
 )
 def test_an_unusable_answer_names_the_field(key: SigningKey, change: Any, named: str) -> None:
@@ -251,6 +294,8 @@ _ADMISSION_FIELDS = st.fixed_dictionaries(
         "direction": st.sampled_from(["in", "out", "up"]) | _JSON,
         "at": st.integers(min_value=-5, max_value=2**53) | _JSON,
         "entries_used": st.integers(min_value=-5, max_value=5) | _JSON,
+        "seq": st.integers(min_value=-1, max_value=9) | _JSON,
+        "prev": st.integers(min_value=-1, max_value=9) | _JSON,
         "id": _JSON,
         "kind": st.sampled_from(["admission", "scan"]) | _JSON,
     },

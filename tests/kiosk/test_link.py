@@ -184,6 +184,67 @@ def test_peer_admissions_go_into_the_ledger(
         ]
 
 
+def _staff(seq: int, prev: int, ticket: int) -> bytes:
+    admission = messages.Admission(
+        gate=topics.STAFF_GATE,
+        ticket_key=f"t:{ticket}",
+        direction="in",
+        at=1748771999750 + ticket,  # the check-in's time: the same in a resend
+        entries_used=1,
+        ts=now_ms(),
+        seq=seq,
+        prev=prev,
+    )
+    return messages.encode(admission)
+
+
+def test_staff_admissions_a_hole_in_their_chain_and_the_resend_that_fills_it(
+    mqtt_url: str, signing_key: SigningKey, tmp_path: Path, gate_id: str, fake_server: FakeServer
+) -> None:
+    """Live staff admissions move the status's ``staff_seq``; one after a hole is recorded (it
+    counts at once) but leaves ``staff_seq`` and asks for a status; the server's resend on the
+    gate's own lists topic fills the hole and the next status says so."""
+    config = write_config(tmp_path, mqtt_url, signing_key, gate=gate_id)
+
+    def statuses(server: FakeServer) -> list[messages.Status]:
+        return [status for status in server.statuses if status.gate == gate_id]
+
+    with running_kiosk(config) as kiosk:
+        assert kiosk.worker is not None and kiosk.worker.link.wait_connected(10)
+        assert fake_server.wait_for(lambda s: statuses(s) != [], 10)
+        assert statuses(fake_server)[-1].staff_seq == 0
+        live = fake_server.topics.admissions(topics.STAFF_GATE)
+        fake_server.publish_raw(live, _staff(10, 0, ticket=1))
+        fake_server.publish_raw(live, _staff(20, 10, ticket=2))
+        assert fake_server.wait_for(lambda s: statuses(s)[-1].staff_seq == 20, 10)
+
+        before = len(statuses(fake_server))
+        fake_server.publish_raw(live, _staff(40, 30, ticket=4))  # 30 never came
+        assert fake_server.wait_for(lambda s: len(statuses(s)) > before, 10)
+        assert statuses(fake_server)[-1].staff_seq == 20
+        assert kiosk.worker.counts["staff_gaps"] == 1
+        assert [e.gate for e in kiosk.scan_store.admissions("t:4")] == [topics.STAFF_GATE]
+
+        own = fake_server.topics.lists(gate_id)
+        fake_server.publish_raw(own, _staff(30, 20, ticket=3))
+        fake_server.publish_raw(own, _staff(40, 30, ticket=4))
+        assert fake_server.wait_for(lambda s: statuses(s)[-1].staff_seq == 40, 10)
+        assert kiosk.worker.counts["staff_resent"] == 2
+        assert len(kiosk.scan_store.admissions("t:4")) == 1
+        with KioskStore(config.store_path) as store:
+            assert store.staff_seq() == 40
+
+        # only the server's _staff may come on the gate's own lists topic
+        peer = messages.Admission(
+            gate="peer-1", ticket_key="t:5", direction="in", at=1, entries_used=1, ts=1
+        )
+        fake_server.publish_raw(own, messages.encode(peer))
+        fake_server.command(gate_id, command("audit", {"list": "allowlist"}))
+        assert fake_server.wait_for(lambda s: len(s.results) == 1, 10)
+        assert kiosk.worker.counts["malformed"] == 1
+        assert kiosk.scan_store.admissions("t:5") == []
+
+
 def test_classify_checks_topic_site_and_gate(tmp_path: Path) -> None:
     link = MqttLink(MqttConfig(url="mqtt://127.0.0.1:1", client_id="c"), SITE, "g1", lambda e: None)
     acks = link.topics.acks("g1")

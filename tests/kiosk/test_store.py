@@ -11,6 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from kiosk.store import MIGRATIONS, GossipAdmission, KioskStore, ScanRecord, StoreError
 from protocol.signing import Keyring, SigningKey
@@ -206,3 +208,77 @@ def test_store_at_an_older_schema_is_upgraded(tmp_path: Path) -> None:
     with KioskStore(path) as store:
         assert store.schema_version() == len(MIGRATIONS)
         assert store.view().mode() == "locked"
+
+
+# --- the staff chain: staff_seq ------------------------------------------------------------------
+
+
+def staff(seq: int, prev: int, ticket: int = 1, at_ms: int = 1000) -> GossipAdmission:
+    """A numbered admission of the server's pseudo-gate ``_staff``."""
+    return GossipAdmission("_staff", f"t:{ticket}", "in", at_ms, 1, seq=seq, prev=prev)
+
+
+def test_staff_seq_follows_the_chain_and_stays_before_a_hole(store: KioskStore) -> None:
+    assert store.staff_seq() == 0
+    assert store.record_gossip(staff(5, 0, ticket=1))
+    assert store.staff_seq() == 5
+    # 7 never came: 9 is recorded (it counts at once) but the watermark stays at 5
+    assert store.record_gossip(staff(9, 7, ticket=3))
+    assert [row.gate for row in store.admissions("t:3")] == ["_staff"]
+    assert store.staff_seq() == 5
+    # the server resends from 5: 7, then 9 again (already held: the ledger keeps one row)
+    assert store.record_gossip(staff(7, 5, ticket=2))
+    assert store.staff_seq() == 7
+    assert not store.record_gossip(staff(9, 7, ticket=3))
+    assert store.staff_seq() == 9
+    assert len(store.admissions("t:3")) == 1
+    # an old one again, or one already passed, moves nothing back
+    store.record_gossip(staff(5, 0, ticket=1))
+    assert store.staff_seq() == 9
+
+
+def test_a_prev_at_or_below_the_watermark_continues_the_chain(store: KioskStore) -> None:
+    """Two check-ins committed out of id order: 12 was gossiped naming 10 as its predecessor
+    before 11 committed; holding 11 already, the gate still holds everything up to 12."""
+    store.record_gossip(staff(10, 0))
+    store.record_gossip(staff(11, 10, ticket=2))
+    store.record_gossip(staff(12, 10, ticket=3))
+    assert store.staff_seq() == 12
+
+
+def test_only_numbered_staff_admissions_move_the_watermark(store: KioskStore) -> None:
+    store.record_gossip(GossipAdmission("south-2", "t:1", "in", 1000, 1))
+    store.record_gossip(GossipAdmission("_staff", "t:2", "in", 1000, 1))  # an older server
+    assert store.staff_seq() == 0
+
+
+def test_a_batch_is_recorded_in_seq_order(store: KioskStore) -> None:
+    heard = [staff(30, 20, ticket=3), GossipAdmission("south-2", "t:9", "in", 5, 1)]
+    heard += [staff(20, 10, ticket=2), staff(10, 0, ticket=1)]
+    assert store.record_gossips(heard) == 4
+    assert store.staff_seq() == 30
+    store.reset_staff_seq()
+    assert store.staff_seq() == 0
+    assert len(store.admissions("t:3")) == 1, "starting the chain over forgets nothing"
+
+
+@given(
+    chain=st.lists(st.integers(1, 10_000), min_size=1, max_size=12, unique=True).map(sorted),
+    data=st.data(),
+)
+def test_staff_seq_never_passes_a_staff_admission_the_gate_lacks(
+    tmp_path_factory: pytest.TempPathFactory, chain: list[int], data: st.DataObject
+) -> None:
+    """Whatever arrives (any order, any lost, any repeated), every link of the chain up to the
+    watermark is in the ledger; and the chain delivered in order, once, ends at its last."""
+    links = [staff(seq, prev, ticket=seq) for prev, seq in zip([0, *chain], chain, strict=False)]
+    arrivals = data.draw(st.lists(st.sampled_from(links), max_size=30))
+    with KioskStore(tmp_path_factory.mktemp("chain") / "kiosk.db") as chained:
+        held: set[int | None] = set()
+        for link in arrivals:
+            chained.record_gossip(link)
+            held.add(link.seq)
+            assert all(seq in held for seq in chain if seq <= chained.staff_seq())
+        chained.reset_staff_seq()
+        chained.record_gossips(reversed(links))
+        assert chained.staff_seq() == chain[-1]
