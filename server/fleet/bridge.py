@@ -448,7 +448,7 @@ class FleetBridge:
                     session,
                     lambda topic, payload: self.publish(topic, payload),
                     root=self.settings.mqtt_root,
-                    ts=int(self.clock().timestamp() * 1000),
+                    now=self.clock(),
                     limit=STAFF_ADMISSION_BATCH,
                 )
             self.metrics.add(metrics.STAFF_ADMISSIONS_SENT, taken)

@@ -27,7 +27,18 @@ keyring (it missed a ``set_keys`` while offline and its broker session was lost)
 and not within that interval after any ``set_keys`` to the gate (a rotation's may still be on
 its way).
 
-:func:`plan_catchup` and :class:`CatchupLimiter` are pure (the clock is passed in).
+Staff check-ins likewise: a status carries ``staff_seq``, how far the gate holds the server's
+``_staff`` admissions (:mod:`server.fleet.staff_admissions`). A gate whose ``staff_seq`` is
+below its site's newest gets the ones after it on its own ``lists`` topic, at most
+``catchup_staff_batch`` per catch-up, chained from its ``staff_seq``; its next status (it sends
+one as soon as a resend arrives) brings the next batch, until it is current and forgotten. While
+a batch is on the way (the gate reports less than the batch's last ``seq``) nothing more goes
+to that gate for ``catchup_interval``; after that it is resent from what the gate reports. A
+status without ``staff_seq`` (a kiosk older than it) is never answered, so old kiosks cause no
+resends at all. :func:`plan_staff_catchup` is the decision.
+
+:func:`plan_catchup`, :func:`plan_staff_catchup` and :class:`CatchupLimiter` are pure (the
+clock is passed in).
 """
 
 from __future__ import annotations
@@ -52,7 +63,7 @@ from protocol.messages import (
 )
 from protocol.topics import Topics
 from server.db import Database
-from server.fleet import lists, metrics
+from server.fleet import lists, metrics, staff_admissions
 from server.fleet import repository as repo
 from server.fleet.ingest import Inbound
 from server.fleet.keyrings import SET_KEYS, gate_keyring, keyring_command
@@ -73,10 +84,42 @@ class PlanKind(enum.StrEnum):
     SNAPSHOT = "snapshot"
     #: the gate's keyring digest differs from the merchant's: ``set_keys`` again
     KEYRING = "keyring"
+    #: the gate lacks staff admissions: resend them
+    STAFF = "staff"
 
 
-#: The limiter's "list" name for keyring catch-ups.
+#: The limiter's "list" names for keyring and staff catch-ups.
 _KEYRING = "keyring"
+_STAFF = "staff"
+
+
+class StaffPlan(enum.StrEnum):
+    #: the gate holds every staff admission of its site (or more: the log went back)
+    CURRENT = "current"
+    #: a batch sent lately is still on its way
+    WAIT = "wait"
+    #: send the staff admissions after what the gate holds
+    RESEND = "resend"
+
+
+@dataclass(frozen=True)
+class StaffSent:
+    """The last staff catch-up sent to a gate: up to which ``seq``, and when."""
+
+    through: int
+    at: datetime
+
+
+def plan_staff_catchup(
+    held: int, newest: int, sent: StaffSent | None, now: datetime, interval: timedelta
+) -> StaffPlan:
+    """What to do for a gate holding the staff chain up to ``held`` when the site's newest staff
+    admission is ``newest`` and ``sent`` was the last batch sent to it."""
+    if held >= newest:
+        return StaffPlan.CURRENT
+    if sent is not None and held < sent.through and now - sent.at < interval:
+        return StaffPlan.WAIT
+    return StaffPlan.RESEND
 
 
 @dataclass(frozen=True)
@@ -167,6 +210,10 @@ class GateCatchup:
         self._reported: dict[tuple[str, str], dict[str, HeldList]] = {}
         #: (site, gate) -> the keyring digest its last online status reported
         self._keyrings: dict[tuple[str, str], str] = {}
+        #: (site, gate) -> the staff_seq its last online status reported
+        self._staff: dict[tuple[str, str], int] = {}
+        #: (site, gate) -> the last staff catch-up sent to it (list thread only)
+        self._staff_sent: dict[tuple[str, str], StaffSent] = {}
 
     # --- the ingest thread -------------------------------------------------------------------
 
@@ -183,9 +230,12 @@ class GateCatchup:
                     if message.state != "online":
                         self._reported.pop(key, None)
                         self._keyrings.pop(key, None)
+                        self._staff.pop(key, None)
                         continue
                     if message.keyring is not None:
                         self._keyrings[key] = message.keyring
+                    if message.staff_seq is not None:
+                        self._staff[key] = message.staff_seq
                     versions = {
                         "allowlist": message.allowlist_version,
                         "revocations": message.revocations_version,
@@ -224,6 +274,11 @@ class GateCatchup:
         with self._lock:
             return dict(self._keyrings)
 
+    def reported_staff(self) -> dict[tuple[str, str], int]:
+        """A copy of the staff watermarks waiting to be compared (for tests and diagnostics)."""
+        with self._lock:
+            return dict(self._staff)
+
     # --- the list thread ---------------------------------------------------------------------
 
     def send_due(self, database: Database, now: datetime) -> int:
@@ -231,16 +286,26 @@ class GateCatchup:
         catch-ups (one per gate and list) were sent."""
         pending = self.reported()
         keyrings = self.reported_keyrings()
-        if not pending and not keyrings:
+        staff = self.reported_staff()
+        if not pending and not keyrings and not staff:
             return 0
         outgoing: list[tuple[str, bytes]] = []
         sent = 0
+        resent = 0
         with database.sessions.begin() as session:
             for (site, gate_key), digest in sorted(keyrings.items()):
                 message = self._keyring_due(session, site, gate_key, digest, now)
                 if message is not None:
                     outgoing.append(message)
                     sent += 1
+            newest: dict[int, int] = {}  # venue -> its newest staff seq, read once per pass
+            for (site, gate_key), staff_seq in sorted(staff.items()):
+                payloads = self._staff_due(session, site, gate_key, staff_seq, newest, now)
+                if payloads:
+                    topic = Topics(site, self.settings.mqtt_root).lists(gate_key)
+                    outgoing.extend((topic, payload) for payload in payloads)
+                    sent += 1
+                    resent += len(payloads)
             for (site, gate_key), held in sorted(pending.items()):
                 gate = repo.gate_by_topic(session, site, gate_key)
                 if gate is None or gate.enrollment is not EnrollmentState.ENROLLED:
@@ -267,9 +332,58 @@ class GateCatchup:
                     )
         for topic, payload in outgoing:
             self._publish(topic, payload)
-            self._metrics.add(metrics.LIST_UPDATES_SENT)
+        self._metrics.add(metrics.LIST_UPDATES_SENT, len(outgoing) - resent)
+        self._metrics.add(metrics.STAFF_ADMISSIONS_RESENT, resent)
         self._metrics.add(metrics.CATCHUPS_SENT, sent)
         return sent
+
+    def _staff_due(
+        self,
+        session: Session,
+        site: str,
+        gate_key: str,
+        held: int,
+        newest: dict[int, int],
+        now: datetime,
+    ) -> list[bytes]:
+        """The staff admissions a gate holding the chain up to ``held`` lacks, as payloads for
+        its ``lists`` topic, unless it is current (then it is forgotten) or held back."""
+        key = (site, gate_key)
+        gate = repo.gate_by_topic(session, site, gate_key)
+        if gate is None or gate.enrollment is not EnrollmentState.ENROLLED:
+            self._forget_staff(key, held)
+            return []
+        if gate.venue_id not in newest:
+            newest[gate.venue_id] = staff_admissions.newest_seq(session, gate.venue_id, now)
+        interval = self.settings.catchup_interval
+        plan = plan_staff_catchup(
+            held, newest[gate.venue_id], self._staff_sent.get(key), now, interval
+        )
+        if plan is StaffPlan.CURRENT:
+            self._forget_staff(key, held)
+            return []
+        if plan is StaffPlan.WAIT or not self.limiter.allow(
+            (site, gate_key, _STAFF), (PlanKind.STAFF, held), now
+        ):
+            self._metrics.add(metrics.CATCHUPS_LIMITED)
+            return []
+        admissions = staff_admissions.resend_admissions(
+            session, gate.venue_id, after=held, now=now, limit=self.settings.catchup_staff_batch
+        )
+        if not admissions:
+            return []
+        self._staff_sent[key] = StaffSent(through=admissions[-1].seq or held, at=now)
+        log.info(
+            "staff catch-up",
+            extra={"site": site, "gate": gate_key, "after": held, "count": len(admissions)},
+        )
+        return [encode(admission) for admission in admissions]
+
+    def _forget_staff(self, key: tuple[str, str], held: int) -> None:
+        with self._lock:
+            if self._staff.get(key) == held:
+                del self._staff[key]
+        self._staff_sent.pop(key, None)
 
     def _keyring_due(
         self, session: Session, site: str, gate_key: str, digest: str, now: datetime

@@ -16,7 +16,7 @@ from server.db import DbSession
 from server.errors import NotFound
 from server.fleet import commands as command_service
 from server.fleet import repository as repo
-from server.fleet import service
+from server.fleet import service, staff_admissions
 from server.fleet.deps import AppFleetSettings, Kiosk, OptionalBridge, RunningBridge
 from server.fleet.lists import snapshot_page
 from server.fleet.metrics import BridgeMetrics
@@ -31,6 +31,7 @@ from server.fleet.schemas import (
     GateIn,
     GateOut,
     ScanOut,
+    StaffOutboxOut,
 )
 
 router = APIRouter(prefix="/api/v1/fleet", tags=["fleet"])
@@ -171,11 +172,20 @@ def list_snapshot(
 
 
 @router.get("/metrics", response_model=BridgeMetricsOut)
-def bridge_metrics(who: PlatformAdmin, bridge: OptionalBridge) -> BridgeMetricsOut:
+def bridge_metrics(
+    who: PlatformAdmin, bridge: OptionalBridge, session: DbSession, now: Now
+) -> BridgeMetricsOut:
+    """This process's bridge counters, and the staff-admissions outbox (every process's)."""
+    health = staff_admissions.outbox_health(session, now)
+    outbox = StaffOutboxOut(depth=health.depth, oldest_age_s=health.oldest_age_s)
     if bridge is None:
-        return BridgeMetricsOut(running=False, connected=False, counts=BridgeMetrics().snapshot())
+        counts = BridgeMetrics().snapshot()
+        return BridgeMetricsOut(running=False, connected=False, counts=counts, staff_outbox=outbox)
     return BridgeMetricsOut(
-        running=True, connected=bridge.connected, counts=bridge.metrics.snapshot()
+        running=True,
+        connected=bridge.connected,
+        counts=bridge.metrics.snapshot(),
+        staff_outbox=outbox,
     )
 
 

@@ -31,6 +31,8 @@ CATCHUPS_SENT = "catchups_sent"
 CATCHUPS_LIMITED = "catchups_limited"
 CHECKINS_RECORDED = "checkins_recorded"
 STAFF_ADMISSIONS_SENT = "staff_admissions_sent"
+#: staff admissions resent to gates whose status showed they lack them (catch-up)
+STAFF_ADMISSIONS_RESENT = "staff_admissions_resent"
 CONNECTS = "connects"
 DISCONNECTS = "disconnects"
 
@@ -56,6 +58,7 @@ ALL = (
     CATCHUPS_LIMITED,
     CHECKINS_RECORDED,
     STAFF_ADMISSIONS_SENT,
+    STAFF_ADMISSIONS_RESENT,
     CONNECTS,
     DISCONNECTS,
 )

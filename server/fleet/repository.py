@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Integer, Table, bindparam, delete, func, select, text, update
+from sqlalchemy import ColumnElement, Integer, Table, bindparam, delete, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
@@ -424,6 +424,7 @@ _STAFF_COLUMNS = (
     CheckinRecord.ticket_id,
     CheckinRecord.direction,
     CheckinRecord.scanned_at,
+    Venue.id.label("venue_id"),
     Venue.slug,
 )
 
@@ -518,17 +519,59 @@ def staff_checkins(session: Session, record_ids: Sequence[int]) -> Sequence[Any]
 
 
 def staff_checkins_at_venue(
-    session: Session, venue_id: int, ending_after: datetime
+    session: Session,
+    venue_id: int,
+    ending_after: datetime,
+    *,
+    after_id: int = 0,
+    limit: int | None = None,
 ) -> Sequence[Any]:
-    """Every staff check-in for the venue's events that end after ``ending_after``."""
+    """The staff check-ins for the venue's events that end after ``ending_after`` whose record
+    id is above ``after_id``, in id order (at most ``limit``)."""
     query = (
         select(*_STAFF_COLUMNS)
         .join(Event, Event.id == CheckinRecord.event_id)
         .join(Venue, Venue.id == Event.venue_id)
-        .where(Event.venue_id == venue_id, Event.ends_at > ending_after, *_staff_admitted())
-        .order_by(CheckinRecord.scanned_at, CheckinRecord.id)
+        .where(
+            _venue_events(venue_id, ending_after),
+            CheckinRecord.id > after_id,
+            *_staff_admitted(),
+        )
+        .order_by(CheckinRecord.id)
+        .limit(limit)
     )
     return session.execute(query).all()
+
+
+def _venue_events(venue_id: int, ending_after: datetime) -> ColumnElement[bool]:
+    """The record is for one of the venue's events that end after ``ending_after``: a
+    subquery on the events, so the log is read through its ``event_id`` index."""
+    events = select(Event.id).where(Event.venue_id == venue_id, Event.ends_at > ending_after)
+    return CheckinRecord.event_id.in_(events.scalar_subquery())
+
+
+def last_staff_checkin_at_venue(
+    session: Session, venue_id: int, ending_after: datetime, *, below: int | None = None
+) -> int:
+    """The highest record id of a staff check-in for the venue's events that end after
+    ``ending_after`` (below ``below`` when given); 0 when there is none."""
+    query = select(func.max(CheckinRecord.id)).where(
+        _venue_events(venue_id, ending_after), *_staff_admitted()
+    )
+    if below is not None:
+        query = query.where(CheckinRecord.id < below)
+    return int(session.scalar(query) or 0)
+
+
+def staff_outbox(session: Session) -> tuple[int, datetime | None]:
+    """How many staff check-ins wait in the outbox, and when the oldest was stored."""
+    query = (
+        select(func.count(), func.min(CheckinRecord.received_at))
+        .select_from(PendingStaffAdmission)
+        .join(CheckinRecord, CheckinRecord.id == PendingStaffAdmission.checkin_record_id)
+    )
+    depth, oldest = session.execute(query).one()
+    return int(depth), oldest
 
 
 def staff_entries_by_ticket(session: Session, ticket_ids: Sequence[int]) -> dict[int, int]:

@@ -179,7 +179,18 @@ class ScanOut(BaseModel):
         )
 
 
+class StaffOutboxOut(BaseModel):
+    """Staff check-ins waiting to be gossiped to the gates (read from the database, so it shows
+    even when no bridge runs anywhere: a depth and an age that keep growing mean exactly that)."""
+
+    depth: int = Field(description="Staff check-ins waiting in the outbox")
+    oldest_age_s: float | None = Field(
+        description="Seconds since the oldest waiting check-in was stored (null: none waits)"
+    )
+
+
 class BridgeMetricsOut(BaseModel):
     running: bool
     connected: bool
     counts: dict[str, int]
+    staff_outbox: StaffOutboxOut

@@ -67,6 +67,8 @@ class FleetSettings(BaseSettings):
     catchup_interval: timedelta = timedelta(seconds=30)
     #: ... and any catch-up to a gate and list at most this often.
     catchup_min_spacing: timedelta = timedelta(seconds=2)
+    #: Staff admissions resent to a gate behind (its status's ``staff_seq``) per catch-up.
+    catchup_staff_batch: int = Field(default=500, ge=1, le=5000)
 
     @property
     def broker_credentials(self) -> tuple[str | None, str | None]:

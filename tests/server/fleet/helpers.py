@@ -1,4 +1,5 @@
-"""Helpers for fleet tests: register a gate and enroll it through the HTTP API."""
+"""Helpers for fleet tests: register a gate and enroll it through the HTTP API; buy a ticket and
+check it in by staff."""
 
 from __future__ import annotations
 
@@ -6,9 +7,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
+from server.db import Database
 from server.fleet.settings import FleetSettings
-from tests.server.catalog.builders import OnSale
+from server.tickets.models import Ticket
+from tests.server.catalog.builders import OnSale, create_ticket_type
+from tests.server.helpers import AccountFactory
+
+STAFF_CHECKIN = "/api/merchant/checkin/tickets"
 
 
 @dataclass
@@ -50,3 +57,46 @@ class FleetWorld:
         answer: dict[str, Any] = response.json()
         answer["gate_id"] = gate["id"]
         return answer
+
+
+def buy_ticket(
+    world: FleetWorld,
+    accounts: AccountFactory,
+    database: Database,
+    *,
+    entries: int = 1,
+    event_id: int | None = None,
+) -> int:
+    """A paid ticket with ``entries`` entries of the world's event (or another event of its
+    merchant); its id."""
+    on_world = event_id is None
+    free = create_ticket_type(
+        world.client,
+        world.shop.merchant,
+        world.shop.event_id if event_id is None else event_id,
+        price_fen=0,
+        entries_allowed=entries,
+        **({"zone_ids": [world.shop.zone_id]} if on_world else {}),
+    )
+    bought = world.client.post(
+        "/api/sales/buy-now",
+        json={"tickets": [{"ticket_type_id": free["id"]}]},
+        headers=accounts.visitor().headers,
+    )
+    assert bought.status_code in {200, 201}, bought.text
+    with database.sessions() as session:
+        found = select(Ticket.id).where(Ticket.ticket_type_id == free["id"])
+        ticket_id: int = session.scalars(found).one()
+    return ticket_id
+
+
+def staff_check_in(
+    world: FleetWorld, headers: dict[str, str], ticket_id: int, **fields: Any
+) -> dict[str, Any]:
+    """Check a ticket in by staff (a checker's app); the result of that ticket."""
+    response = world.client.post(
+        STAFF_CHECKIN, json={"ticket_ids": [ticket_id], **fields}, headers=headers
+    )
+    assert response.status_code == 200, response.text
+    (result,) = response.json()["results"]
+    return dict(result)

@@ -24,16 +24,26 @@ from hypothesis import strategies as st
 from protocol import messages
 from protocol.allowlist import ListDigest
 from protocol.messages import CommandResult, ListUpdate
+from server.accounts.models import MerchantRole
 from server.db import Database
 from server.fleet import metrics
 from server.fleet.bridge import FleetBridge
-from server.fleet.catchup import CatchupLimiter, HeldList, PlanKind, plan_catchup
+from server.fleet.catchup import (
+    CatchupLimiter,
+    HeldList,
+    PlanKind,
+    StaffPlan,
+    StaffSent,
+    plan_catchup,
+    plan_staff_catchup,
+)
 from server.fleet.keyrings import gate_keyring
 from server.fleet.models import ListName, SiteList
 from server.fleet.settings import FleetSettings
 from server.signals import tickets_issued, tickets_revoked
-from tests.server.fleet.helpers import FleetWorld
+from tests.server.fleet.helpers import FleetWorld, buy_ticket, staff_check_in
 from tests.server.fleet.kiosk_double import FakeKiosk, wait_until
+from tests.server.helpers import AccountFactory
 
 T0 = datetime(2025, 6, 1, 10, 0, tzinfo=UTC)
 DIGEST = "ab" * 32
@@ -68,6 +78,63 @@ def test_plan(held: HeldList, head_version: int, expected: PlanKind) -> None:
 def test_nothing_to_send_for_a_list_the_site_never_had() -> None:
     assert plan_catchup(HeldList(3), None, max_deltas=3) is PlanKind.NOTHING
     assert plan_catchup(HeldList(3), _head(0), max_deltas=3) is PlanKind.NOTHING
+
+
+# --- the staff plan ---------------------------------------------------------------------------
+
+INTERVAL = timedelta(seconds=30)
+
+
+@pytest.mark.parametrize(
+    ("held", "newest", "sent", "after", "expected"),
+    [
+        (40, 40, None, 0, StaffPlan.CURRENT),
+        (0, 0, None, 0, StaffPlan.CURRENT),  # a site without staff check-ins
+        (50, 40, None, 0, StaffPlan.CURRENT),  # ahead: the log went back; nothing to send
+        (10, 40, None, 0, StaffPlan.RESEND),
+        (10, 40, StaffSent(through=25, at=T0), 29, StaffPlan.WAIT),  # the batch is on its way
+        (17, 40, StaffSent(through=25, at=T0), 29, StaffPlan.WAIT),  # and partly there
+        (10, 40, StaffSent(through=25, at=T0), 30, StaffPlan.RESEND),  # lost: send it again
+        (25, 40, StaffSent(through=25, at=T0), 1, StaffPlan.RESEND),  # arrived: the next one
+        (40, 40, StaffSent(through=40, at=T0), 1, StaffPlan.CURRENT),
+    ],
+)
+def test_staff_plan(
+    held: int, newest: int, sent: StaffSent | None, after: int, expected: StaffPlan
+) -> None:
+    now = T0 + timedelta(seconds=after)
+    assert plan_staff_catchup(held, newest, sent, now, INTERVAL) is expected
+
+
+@given(
+    reports=st.lists(
+        st.tuples(st.integers(0, 120_000), st.integers(0, 60)), min_size=1, max_size=40
+    ),
+    newest=st.integers(0, 60),
+    batch=st.integers(1, 10),
+)
+def test_no_staff_admission_is_sent_twice_within_an_interval_unless_reported_lost(
+    reports: list[tuple[int, int]], newest: int, batch: int
+) -> None:
+    """Any sequence of reports (a gate's ``staff_seq`` over time, as statuses arrive, in any
+    order of values): what the plan lets out covers each ``seq`` at most once per interval;
+    a gate behind is answered at once unless a batch sent within the interval is on its way."""
+    sent: StaffSent | None = None
+    last_sent_at: dict[int, datetime] = {}
+    for offset_ms, held in sorted(reports):
+        now = T0 + timedelta(milliseconds=offset_ms)
+        plan = plan_staff_catchup(held, newest, sent, now, INTERVAL)
+        assert (plan is StaffPlan.CURRENT) == (held >= newest)
+        if plan is StaffPlan.WAIT:
+            assert sent is not None and held < sent.through and now - sent.at < INTERVAL
+        if plan is not StaffPlan.RESEND:
+            continue
+        through = min(held + batch, newest)
+        for seq in range(held + 1, through + 1):
+            earlier = last_sent_at.get(seq)
+            assert earlier is None or now - earlier >= INTERVAL
+            last_sent_at[seq] = now
+        sent = StaffSent(through, now)
 
 
 # --- the limiter ------------------------------------------------------------------------------
@@ -127,6 +194,7 @@ def fleet_settings(mqtt_url: str, tmp_path: Path) -> FleetSettings:
         catchup_max_deltas=2,
         catchup_min_spacing=0,  # type: ignore[arg-type]
         snapshot_chunk_size=2,
+        catchup_staff_batch=2,
     )
 
 
@@ -310,3 +378,92 @@ def test_a_gate_reporting_another_keyring_gets_set_keys_once_per_interval(
     kiosk.send(kiosk.status(keyring=messages.keyring_digest(merchant_keys)))
     wait_until(lambda: bridge.catchup.reported_keyrings() == {}, "the gate to be settled")
     assert len(kiosk.messages_of("commands")) == 1
+
+
+# --- staff check-ins a gate missed ------------------------------------------------------------
+
+
+def _staff_resent(kiosk: FakeKiosk) -> list[messages.Admission]:
+    return [m for m in kiosk.messages_of("lists") if isinstance(m, messages.Admission)]
+
+
+def _checked_in_by_staff(
+    world: FleetWorld, accounts: AccountFactory, database: Database, kiosk: FakeKiosk, count: int
+) -> list[messages.Admission]:
+    """``count`` tickets checked in by a checker; the live messages the gate heard of them."""
+    checker = accounts.staff(world.shop.merchant, MerchantRole.CHECKER).headers
+    for _ in range(count):
+        ticket = buy_ticket(world, accounts, database)
+        assert staff_check_in(world, checker, ticket)["admitted"] is True
+
+    def live() -> list[messages.Admission]:
+        return [a for a in kiosk.messages_of("admissions") if a.gate == "_staff"]
+
+    wait_until(lambda: len(live()) == count, "the live staff admissions")
+    return sorted(live(), key=lambda a: a.seq or 0)
+
+
+def test_a_gate_whose_staff_seq_is_behind_gets_the_rest_in_batches_and_is_settled(
+    world: FleetWorld,
+    bridge: FleetBridge,
+    database: Database,
+    kiosk: FakeKiosk,
+    accounts: AccountFactory,
+) -> None:
+    """The gate lost its session: its status says it holds none of the three. It gets the
+    first two (the batch) chained from its staff_seq on its own lists topic, nothing more while
+    they are on their way, the third once its status shows the two, and is then settled."""
+    live = _checked_in_by_staff(world, accounts, database, kiosk, 3)
+    seqs = [a.seq or 0 for a in live]
+
+    kiosk.send(kiosk.status(staff_seq=0))
+    wait_until(lambda: len(_staff_resent(kiosk)) == 2, "the first batch")
+    first = _staff_resent(kiosk)
+    assert [(a.seq, a.prev) for a in first] == [(seqs[0], 0), (seqs[1], seqs[0])]
+    assert [(a.ticket_key, a.at) for a in first] == [(a.ticket_key, a.at) for a in live[:2]]
+
+    kiosk.send(kiosk.status(staff_seq=0, outbox_depth=3))  # the batch has not arrived yet
+    wait_until(lambda: bridge.metrics.count(metrics.CATCHUPS_LIMITED) > 0, "a held-back pass")
+    assert len(_staff_resent(kiosk)) == 2
+
+    kiosk.send(kiosk.status(staff_seq=seqs[1]))
+    wait_until(lambda: len(_staff_resent(kiosk)) == 3, "the next batch")
+    assert (_staff_resent(kiosk)[-1].seq, _staff_resent(kiosk)[-1].prev) == (seqs[2], seqs[1])
+
+    kiosk.send(kiosk.status(staff_seq=seqs[2]))
+    wait_until(lambda: bridge.catchup.reported_staff() == {}, "the gate to be settled")
+    assert len(_staff_resent(kiosk)) == 3
+    assert bridge.metrics.count(metrics.STAFF_ADMISSIONS_RESENT) == 3
+    assert bridge.metrics.count(metrics.CATCHUPS_SENT) == 2
+
+
+def test_a_status_without_staff_seq_is_an_older_kiosk_and_gets_nothing_resent(
+    world: FleetWorld,
+    bridge: FleetBridge,
+    database: Database,
+    kiosk: FakeKiosk,
+    accounts: AccountFactory,
+) -> None:
+    _checked_in_by_staff(world, accounts, database, kiosk, 1)
+    # no staff_seq, as from every kiosk before it; a stale keyring shows when a pass ran
+    kiosk.send(kiosk.status(keyring=messages.keyring_digest({"1": None})))
+    wait_until(lambda: len(kiosk.messages_of("commands")) == 1, "a catch-up pass (set_keys)")
+    assert bridge.catchup.reported_staff() == {}
+    assert _staff_resent(kiosk) == []
+    assert bridge.metrics.count(metrics.STAFF_ADMISSIONS_RESENT) == 0
+
+
+def test_an_offline_gate_is_forgotten(
+    world: FleetWorld,
+    bridge: FleetBridge,
+    database: Database,
+    kiosk: FakeKiosk,
+    accounts: AccountFactory,
+) -> None:
+    live = _checked_in_by_staff(world, accounts, database, kiosk, 1)
+    kiosk.send(kiosk.status(staff_seq=0))
+    wait_until(lambda: len(_staff_resent(kiosk)) == 1, "the resend")
+    assert bridge.catchup.reported_staff() != {}
+    kiosk.send(kiosk.status("offline", staff_seq=0))
+    wait_until(lambda: bridge.catchup.reported_staff() == {}, "the gate to be forgotten")
+    assert [a.seq for a in _staff_resent(kiosk)] == [live[0].seq]
