@@ -17,7 +17,9 @@ A second test rotates and retires the merchant's signing key on the server: the 
 reaches the kiosk as a ``set_keys`` command, and a ticket re-signed with the new key is admitted.
 A third rotates the key while no bridge runs: the gate's status shows the keyring it holds, and
 the server sends it the new one. A fourth checks tickets in by staff, before the gate enrolls and
-while it is online: the gate refuses both.
+while it is online: the gate refuses both. A fifth checks a ticket in by staff while the gate is
+away and its broker session is lost: the gate's status shows what it holds, the server resends
+the check-in, and the gate refuses the ticket.
 """
 
 from __future__ import annotations
@@ -31,7 +33,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+import paho.mqtt.client as paho
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 from pydantic import SecretStr
 from sqlalchemy import func, select
 
@@ -48,6 +52,7 @@ from server.demo.http_server import InProcessServer
 from server.demo.kiosks import DemoKiosk, ScanResult, enroll_kiosk
 from server.demo.plan import Kind, PlannedScan
 from server.demo.seed import DemoSeed, DemoSeeder, SeededTicket, SeedSizes
+from server.fleet import metrics
 from server.fleet.bridge import FleetBridge, start_bridge
 from server.fleet.keyrings import gate_keyring
 from server.fleet.models import GateCommand
@@ -384,6 +389,85 @@ def test_a_ticket_checked_in_by_staff_is_refused_at_the_gate(world: World) -> No
         wait_for(lambda: kiosk.outbox_depth() == 0, "both refusals to be acknowledged")
         wait_for(lambda: world.gate_records() == 2, "the gate's refusals in the check-in log")
         assert world.checkins().conflicts == 0, "the gate refused: nothing to flag"
+    finally:
+        kiosk.stop()
+        bridge.stop()
+
+
+def forget_session(mqtt_url: str, client_id: str) -> None:
+    """What an expired session or a broker restarted without persistence leaves: the broker
+    drops the client's session and the messages queued for it (a clean-session connect under
+    the same client id)."""
+    host, port = mqtt_url.removeprefix("mqtt://").split(":")
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
+    client.connect(host, int(port))
+    client.loop_start()
+    try:
+        assert client.is_connected() or _wait_connected(client), "could not reach the broker"
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+def _wait_connected(client: paho.Client) -> bool:
+    deadline = time.monotonic() + WAIT
+    while not client.is_connected():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def test_a_gate_that_lost_its_session_is_resent_the_staff_check_ins_it_missed(
+    world: World, mqtt_url: str
+) -> None:
+    """The gate goes away; a ticket is checked in at the counter and gossiped while it is away;
+    its broker session is lost with the queued message. On reconnect its status shows it holds
+    no staff check-in; the server resends the one it missed on the gate's own topic, and the
+    gate refuses the ticket ``already_used`` (a refusal at the server, not a conflict)."""
+    missed = world.seed.valid[5]
+    config = world.enroll()
+    bridge = world.start_bridge()
+    kiosk = DemoKiosk(config)
+    kiosk.start()
+    try:
+        assert kiosk.wait_connected(WAIT)  # the broker now keeps this gate's session
+        kiosk.stop()
+
+        response = httpx.post(
+            f"{world.server.base_url}/api/merchant/checkin/tickets",
+            json={"ticket_ids": [missed.ticket_id]},
+            headers=world.owner_headers,
+        )
+        assert response.status_code == 200, response.text
+        assert response.json()["results"][0]["admitted"] is True
+        wait_for(
+            lambda: bridge.metrics.count(metrics.STAFF_ADMISSIONS_SENT) == 1,
+            "the check-in to be gossiped (queued for the absent gate)",
+        )
+        forget_session(mqtt_url, config.mqtt.client_id)
+
+        def staff_seq() -> int:
+            with KioskStore(config.store_path) as store:
+                return store.staff_seq()
+
+        assert staff_seq() == 0
+        kiosk = DemoKiosk(config)
+        kiosk.start()
+        assert kiosk.wait_connected(WAIT)
+        wait_for(lambda: staff_seq() > 0, "the missed check-in to be resent")
+        assert bridge.metrics.count(metrics.STAFF_ADMISSIONS_RESENT) == 1
+        worker = kiosk.simulated.kiosk.worker
+        assert worker is not None
+        assert (worker.counts["gossip"], worker.counts["staff_resent"]) == (1, 1), (
+            "the gate heard the check-in only as the server's resend: its session was lost"
+        )
+        refused = scan(kiosk, missed)
+        assert refused.reason == "already_used"
+        wait_for(lambda: kiosk.outbox_depth() == 0, "the refusal to be acknowledged")
+        wait_for(lambda: world.gate_records() == 1, "the refusal in the check-in log")
+        assert world.checkins().conflicts == 0, "the gate refused: nothing to flag"
+        wait_for(lambda: bridge.catchup.reported_staff() == {}, "the gate to be settled")
     finally:
         kiosk.stop()
         bridge.stop()
