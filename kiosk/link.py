@@ -427,7 +427,7 @@ class LinkWorker:
         resend = self._drain.next_resend_in()
         if resend is not None:
             wait = min(wait, resend + 0.01)
-        if self._staff_status_wanted:
+        if self._staff_status_wanted and self.link.connected:
             due = self._last_status_at + self._staff_status_spacing() - self._clock()
             wait = min(wait, max(due, 0.0) + 0.01)
         return wait
