@@ -21,6 +21,7 @@ disconnects.
 from __future__ import annotations
 
 import logging
+import math
 import queue
 import signal
 import threading
@@ -39,6 +40,7 @@ from hardware.gate import Gate, GateMode, PassageOutcome, Scheduler, ThreadSched
 from hardware.pins import make_pin_factory
 from hardware.scanners import CodeReader, ReaderClosedError, open_code_reader
 from kiosk.catchup import HttpCatchup, SnapshotClient
+from kiosk.clock import FLOOR_SETTING, GateClock
 from kiosk.commands import BUSY, GATE_LOCKED, CommandHandler, CommandRefused, StoreLists
 from kiosk.config import KioskConfig
 from kiosk.debounce import Debouncer
@@ -71,8 +73,14 @@ def software_version() -> str:
     return f"admit-kiosk {version}"
 
 
-def wall_clock_ms() -> int:
-    return time.time_ns() // 1_000_000
+#: how often, at most, the clock's lower bound is written to the store
+FLOOR_SAVE_INTERVAL_S = 60.0
+
+
+def saved_floor(store: KioskStore) -> int:
+    """The clock's lower bound saved before the last restart (0: none, or unreadable)."""
+    text = store.get_setting(FLOOR_SETTING) or "0"
+    return int(text) if text.isdigit() else 0
 
 
 def new_scan_id(gate: str) -> str:
@@ -172,13 +180,17 @@ class Kiosk:
         hardware: Hardware,
         *,
         network: bool = True,
-        now_ms: Callable[[], int] = wall_clock_ms,
+        clock: GateClock | None = None,
         on_scan: Callable[[ScanOutcome], None] | None = None,
         debouncer: Debouncer | None = None,
     ) -> None:
         self.config = config
         self.hardware = hardware
-        self._now_ms = now_ms
+        self.scan_store = KioskStore(config.store_path)
+        #: the gate's time: the system clock, never behind what the server's messages showed
+        self.clock = clock or GateClock(floor_ms=saved_floor(self.scan_store))
+        self._now_ms = self.clock.now_ms
+        self._floor_saved_at = -math.inf
         self._on_scan = on_scan
         self._gate_id = config.site.gate
         self._stop = threading.Event()
@@ -193,8 +205,8 @@ class Kiosk:
             started=time.monotonic(),
             interval_s=config.telemetry_interval,
             host=HostProbe(config.store_path),
+            clock=self.clock,
         )
-        self.scan_store = KioskStore(config.store_path)
         self.gate = Gate(
             config.gate,
             hardware.pin_factory,
@@ -251,8 +263,18 @@ class Kiosk:
             telemetry_interval=config.telemetry_interval,
             on_lists_behind=self.http_catchup.behind if self.http_catchup else None,
             now_ms=self._now_ms,
+            on_server_time=lambda ts: self._heard_server_time(store, ts),
         )
         return worker
+
+    def _heard_server_time(self, store: KioskStore, ts_ms: int) -> None:
+        """A server message's send time (the link thread): raise the clock's bound, and save it
+        at most every :data:`FLOOR_SAVE_INTERVAL_S` so a restart without network keeps it."""
+        if not self.clock.heard_server_time(ts_ms):
+            return
+        if time.monotonic() - self._floor_saved_at >= FLOOR_SAVE_INTERVAL_S:
+            self._floor_saved_at = time.monotonic()
+            store.set_setting(FLOOR_SETTING, str(self.clock.floor_ms()))
 
     def _wake_worker(self) -> None:
         if self.worker is not None:
@@ -311,6 +333,8 @@ class Kiosk:
                 close()
             except Exception:
                 log.exception("closing %r failed", close)
+        if self.clock.floor_ms() > saved_floor(self.scan_store):
+            self.scan_store.set_setting(FLOOR_SETTING, str(self.clock.floor_ms()))
         self.scan_store.close()
         if self._network_store is not None:
             self._network_store.close()

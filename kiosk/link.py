@@ -47,6 +47,15 @@ RECONNECT_MIN_DELAY = 1
 RECONNECT_MAX_DELAY = 30
 #: list update refusals after which the kiosk waits for a catch-up (kiosk.lists outcomes)
 CATCHUP_OUTCOMES = ("gap", "digest_mismatch")
+#: what only the server publishes (the broker's ACL: gates publish under their own topics);
+#: their ``ts`` is the server's clock. ``_staff`` admissions too, see ``LinkWorker._heard``.
+SERVER_KINDS = (
+    messages.ScanAck,
+    messages.Command,
+    messages.ListUpdate,
+    messages.ListAnnounce,
+    messages.Admission,
+)
 #: status fields whose changes alone republish the status at most every ``status_interval``
 RATE_LIMITED_FIELDS = ("outbox_depth", "staff_seq")
 #: a status the staff admissions ask for (a hole in their chain, a resend received) goes out
@@ -309,6 +318,14 @@ class StatusSource(Protocol):
         the gate holds the server's staff admissions)."""
 
 
+def server_time_of(message: messages.Message) -> int | None:
+    """The server's clock when it sent ``message`` (its ``ts``), or None when a gate sent it:
+    a peer gate's clock may be as wrong as ours."""
+    if isinstance(message, messages.Admission) and message.gate != topics.STAFF_GATE:
+        return None
+    return message.ts if isinstance(message, SERVER_KINDS) else None
+
+
 class LinkWorker:
     """The kiosk's network thread: everything that touches the broker happens here.
 
@@ -339,6 +356,7 @@ class LinkWorker:
         on_lists_behind: ListsBehind | None = None,
         clock: Callable[[], float] = time.monotonic,
         now_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+        on_server_time: Callable[[int], None] | None = None,
     ) -> None:
         self.link = link
         self._store = store
@@ -360,6 +378,7 @@ class LinkWorker:
         self._telemetry_interval = telemetry_interval
         self._next_telemetry_at = clock() + telemetry_interval
         self._on_lists_behind = on_lists_behind
+        self._on_server_time = on_server_time
         #: list -> (version, digest) the site's latest ``list_announce`` names
         self._site_heads: dict[str, tuple[int, str]] = {}
         self.counts: Counter[str] = Counter()
@@ -441,6 +460,8 @@ class LinkWorker:
         gossip: list[GossipAdmission] = []
         resent = False
         for item in items:
+            if isinstance(item, Received):
+                self._heard(item.message)
             if isinstance(item, Received) and isinstance(item.message, messages.ScanAck):
                 ack_ids.extend(item.message.scan_ids)
                 watermark = max(watermark, item.message.watermark)
@@ -491,6 +512,13 @@ class LinkWorker:
                 self._answer(result)
         elif isinstance(item, Received):
             self._handle_message(item)
+
+    def _heard(self, message: messages.Message) -> None:
+        """Pass on the send time of a message the server sent: :class:`kiosk.clock.GateClock`
+        keeps the gate's time from running behind it."""
+        sent_at = server_time_of(message)
+        if sent_at is not None and self._on_server_time is not None:
+            self._on_server_time(sent_at)
 
     def _handle_message(self, item: Received) -> None:
         message = item.message

@@ -23,6 +23,8 @@ import threading
 from collections import deque
 from pathlib import Path
 
+from kiosk.clock import GateClock
+
 #: decode times kept for the median
 DECODE_WINDOW = 1000
 
@@ -141,13 +143,19 @@ class TelemetryRecorder:
     judges staleness by it: a gate that reports every 5 min is not late after 3 min)."""
 
     def __init__(
-        self, started: float, *, interval_s: float | None = None, host: HostProbe | None = None
+        self,
+        started: float,
+        *,
+        interval_s: float | None = None,
+        host: HostProbe | None = None,
+        clock: GateClock | None = None,
     ) -> None:
         if interval_s is not None and not (math.isfinite(interval_s) and interval_s > 0):
             raise ValueError(f"interval_s must be a positive number of seconds, not {interval_s}")
         self._started = started
         self._interval_s = interval_s
         self._host = host
+        self._clock = clock
         self._lock = threading.Lock()
         self._decided = 0
         self._admitted = 0
@@ -183,6 +191,9 @@ class TelemetryRecorder:
                 figures["decode_ms_p50"] = round(statistics.median(self._decode_ms), 2)
         if self._interval_s is not None:
             figures["interval_s"] = self._interval_s
+        if self._clock is not None:
+            # how far the system clock lags what the server's messages showed (0: it does not)
+            figures["clock_behind_ms"] = self._clock.behind_ms()
         if self._host is not None:  # file reads: outside the lock the scan loop takes
             figures.update(self._host.metrics())
         return figures

@@ -25,6 +25,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from kiosk.app import Kiosk, ScanOutcome
+from kiosk.clock import GateClock
 from kiosk.config import KioskConfig, load_config
 from kiosk.debounce import Debouncer
 from kiosk.outbox import scan_payload
@@ -285,6 +286,7 @@ def running_kiosk(
     network: bool = True,
     on_scan: Callable[[ScanOutcome], None] | None = None,
     debouncer: Debouncer | None = None,
+    clock: GateClock | None = None,
 ) -> Iterator[Kiosk]:
     """The kiosk program in a thread of this process (mock pins, no camera)."""
     kiosk = Kiosk(
@@ -293,6 +295,7 @@ def running_kiosk(
         network=network,
         on_scan=on_scan,
         debouncer=debouncer,
+        clock=clock,
     )
     thread = threading.Thread(target=kiosk.run, daemon=True)
     thread.start()

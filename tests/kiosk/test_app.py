@@ -7,13 +7,21 @@ import queue
 import time
 from pathlib import Path
 
-from kiosk.app import Kiosk, ScanOutcome
+from kiosk.app import Kiosk, ScanOutcome, saved_floor
+from kiosk.clock import GateClock
 from kiosk.debounce import Debouncer
 from kiosk.simulate import SimulatedKiosk
 from kiosk.store import KioskStore
 from protocol import reasons
-from protocol.signing import SigningKey
-from tests.kiosk.conftest import FakeServer, make_ticket, running_kiosk, write_config
+from protocol.credential import TicketClaims
+from protocol.signing import SigningKey, sign_ticket
+from tests.kiosk.conftest import (
+    EVENT_ID,
+    FakeServer,
+    make_ticket,
+    running_kiosk,
+    write_config,
+)
 
 UNREACHABLE = "mqtt://127.0.0.1:9"
 
@@ -164,3 +172,55 @@ def test_simulated_camera_and_visitor_end_to_end(
         assert fake_server.wait_for(lambda s: simulated.walker.walked == 1, 10)
     with KioskStore(config.store_path) as store:
         assert [e.annulled for e in store.admissions("t:505", True)] == [False]
+
+
+def _days_behind(days: int, floor_ms: int = 0) -> GateClock:
+    """A gate clock whose system clock is ``days`` behind the true time (a Pi booted offline)."""
+    return GateClock(
+        floor_ms=floor_ms, wall_ms=lambda: time.time_ns() // 1_000_000 - days * 86_400_000
+    )
+
+
+def test_a_gate_booted_days_behind_judges_by_the_servers_time(
+    mqtt_url: str, signing_key: SigningKey, tmp_path: Path, gate_id: str, fake_server: FakeServer
+) -> None:
+    config = write_config(tmp_path, mqtt_url, signing_key, gate=gate_id)
+    minute = int(time.time()) // 60 * 60
+    claims = TicketClaims(
+        ticket_id=506,
+        event_id=EVENT_ID,
+        valid_from=minute - 3600,
+        valid_until=minute + 3 * 3600,
+        entries=3,
+        key_id=signing_key.key_id,
+    )
+    ticket = sign_ticket(claims, signing_key)
+    outcomes = Outcomes()
+    no_debounce = Debouncer(window_ms=0)
+    # Offline, with nothing heard from the server, the gate can only go by its own clock.
+    with running_kiosk(
+        config, network=False, on_scan=outcomes, debouncer=no_debounce, clock=_days_behind(3)
+    ) as kiosk:
+        kiosk.show(ticket)
+        assert outcomes.next().decision.reason == reasons.NOT_YET_VALID
+    # Online: the server's first answer (the ack of a scan) shows the clock is behind.
+    with running_kiosk(
+        config, on_scan=outcomes, debouncer=no_debounce, clock=_days_behind(3)
+    ) as kiosk:
+        kiosk.show("not a ticket")
+        outcomes.next()
+        assert fake_server.wait_for(lambda _: kiosk.clock.behind_ms() > 0, 10)
+        kiosk.show(ticket)
+        admitted = outcomes.next()
+        assert admitted.decision.admitted
+        pass_sensor(kiosk)
+    # Restarted offline and still days behind: the bound saved at shutdown holds.
+    with KioskStore(config.store_path) as store:
+        floor = saved_floor(store)
+    assert floor >= minute * 1000
+    with running_kiosk(
+        config, network=False, on_scan=outcomes, debouncer=no_debounce, clock=_days_behind(3, floor)
+    ) as kiosk:
+        kiosk.show(ticket)
+        assert outcomes.next().decision.admitted
+        assert kiosk.telemetry.metrics(0, time.monotonic())["clock_behind_ms"] > 0

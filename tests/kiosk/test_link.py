@@ -16,7 +16,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from kiosk import lists
 from kiosk.config import MqttConfig
-from kiosk.link import Malformed, MqttLink, Received
+from kiosk.link import Malformed, MqttLink, Received, server_time_of
 from kiosk.store import KioskStore
 from protocol import messages, topics
 from protocol.allowlist import ListDigest
@@ -376,3 +376,31 @@ def test_a_snapshot_takes_the_list_back_only_to_the_announced_head(
         fake_server.publish_raw(gate_lists, snapshot())
         assert fake_server.wait_for(lambda s: len(s.results) >= 2, 10)
         assert held() == (2, digest)
+
+
+def test_only_the_servers_messages_set_the_gate_clock() -> None:
+    """Acks, commands, list updates and announces, and ``_staff`` admissions carry the server's
+    time; a peer gate's admission carries a clock that may be as wrong as ours."""
+    ts = 1_790_000_000_000
+    ack = messages.ScanAck(gate="gate-1", scan_ids=["s1"], watermark=0, ts=ts)
+    staff = messages.Admission(
+        gate=topics.STAFF_GATE, ticket_key="t:1", direction="in", at=ts, entries_used=1, ts=ts
+    )
+    peer = messages.Admission(
+        gate="gate-2", ticket_key="t:1", direction="in", at=ts, entries_used=1, ts=ts
+    )
+    status = messages.Status(
+        gate="gate-2",
+        state="online",
+        mode="normal",
+        allowlist_version=1,
+        revocations_version=1,
+        outbox_depth=0,
+        software="admit-kiosk",
+        since=ts,
+        ts=ts,
+    )
+    assert server_time_of(ack) == ts
+    assert server_time_of(staff) == ts
+    assert server_time_of(peer) is None
+    assert server_time_of(status) is None
