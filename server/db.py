@@ -32,6 +32,7 @@ its own process). Guards resolve the caller in their own short read (:meth:`Data
 
 from __future__ import annotations
 
+import enum
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
@@ -47,6 +48,7 @@ from sqlalchemy import (
     DateTime,
     Dialect,
     Engine,
+    Enum,
     ForeignKey,
     MetaData,
     create_engine,
@@ -133,6 +135,20 @@ class Base(DeclarativeBase):
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime()}
+
+
+def enum_column(enum_type: type[enum.StrEnum], name: str, *, length: int = 16) -> Enum:
+    """The column type of a string enum: stored as its plain values (``VARCHAR`` with a
+    ``CHECK`` constraint named ``name``), portable and readable in SQL, never a database enum
+    type (adding a member is then a constraint change, not a type change)."""
+    return Enum(
+        enum_type,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=length,
+        values_callable=lambda members: [member.value for member in members],
+    )
 
 
 class TenantMixin:

@@ -14,10 +14,10 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Enum, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from server.db import Base, TenantMixin
+from server.db import Base, TenantMixin, enum_column
 
 
 class CheckinSource(enum.StrEnum):
@@ -44,17 +44,6 @@ class CheckinResult(enum.StrEnum):
     REJECTED = "rejected"
 
 
-def _enum_column(enum_type: type[enum.StrEnum], name: str) -> Enum:
-    return Enum(
-        enum_type,
-        name=name,
-        native_enum=False,
-        create_constraint=True,
-        length=16,
-        values_callable=lambda members: [member.value for member in members],
-    )
-
-
 class CheckinRecord(TenantMixin, Base):
     """One check-in attempt. ``scanned_at`` is when it happened (a gate's original time, also
     after hours offline); ``received_at`` is when the server stored it."""
@@ -71,8 +60,8 @@ class CheckinRecord(TenantMixin, Base):
         ForeignKey("tickets.id", ondelete="RESTRICT"), index=True
     )
     event_id: Mapped[int | None] = mapped_column(index=True)
-    source: Mapped[CheckinSource] = mapped_column(_enum_column(CheckinSource, "checkin_source"))
-    method: Mapped[CheckinMethod] = mapped_column(_enum_column(CheckinMethod, "checkin_method"))
+    source: Mapped[CheckinSource] = mapped_column(enum_column(CheckinSource, "checkin_source"))
+    method: Mapped[CheckinMethod] = mapped_column(enum_column(CheckinMethod, "checkin_method"))
     checker_user_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), index=True
     )
@@ -84,8 +73,8 @@ class CheckinRecord(TenantMixin, Base):
     scan_id: Mapped[str | None] = mapped_column(String(64))
     #: What was presented when no ticket matched it: a typed code or a code hash.
     presented: Mapped[str] = mapped_column(String(64), default="")
-    direction: Mapped[Direction] = mapped_column(_enum_column(Direction, "checkin_direction"))
-    result: Mapped[CheckinResult] = mapped_column(_enum_column(CheckinResult, "checkin_result"))
+    direction: Mapped[Direction] = mapped_column(enum_column(Direction, "checkin_direction"))
+    result: Mapped[CheckinResult] = mapped_column(enum_column(CheckinResult, "checkin_result"))
     #: A ``protocol.reasons`` code: ``admitted`` or why not.
     reason: Mapped[str] = mapped_column(String(32))
     #: Which entry of the ticket this admission is (admissions that count only).

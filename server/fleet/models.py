@@ -14,7 +14,6 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Column,
-    Enum,
     ForeignKey,
     Index,
     String,
@@ -24,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from server.catalog.models import Venue, Zone
-from server.db import Base, TenantMixin
+from server.db import Base, TenantMixin, enum_column
 
 
 class EnrollmentState(enum.StrEnum):
@@ -47,17 +46,6 @@ class ListName(enum.StrEnum):
     REVOCATIONS = "revocations"
 
 
-def _enum_column(enum_type: type[enum.StrEnum], name: str) -> Enum:
-    return Enum(
-        enum_type,
-        name=name,
-        native_enum=False,
-        create_constraint=True,
-        length=16,
-        values_callable=lambda members: [member.value for member in members],
-    )
-
-
 gate_zones = Table(
     "fleet_gate_zones",
     Base.metadata,
@@ -77,9 +65,9 @@ class Gate(TenantMixin, Base):
     #: The gate id in MQTT topics (``[a-z0-9-_]``, unique per venue).
     key: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(200))
-    direction: Mapped[GateDirection] = mapped_column(_enum_column(GateDirection, "gate_direction"))
+    direction: Mapped[GateDirection] = mapped_column(enum_column(GateDirection, "gate_direction"))
     enrollment: Mapped[EnrollmentState] = mapped_column(
-        _enum_column(EnrollmentState, "gate_enrollment")
+        enum_column(EnrollmentState, "gate_enrollment")
     )
     mqtt_username: Mapped[str | None] = mapped_column(String(140), unique=True)
     #: Mosquitto ``$7$`` PBKDF2-SHA512 hash of the kiosk's MQTT password (also its HTTP password).
@@ -182,7 +170,7 @@ class SiteList(TenantMixin, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     venue_id: Mapped[int] = mapped_column(ForeignKey("venues.id", ondelete="CASCADE"))
-    list: Mapped[ListName] = mapped_column(_enum_column(ListName, "fleet_list_name"))
+    list: Mapped[ListName] = mapped_column(enum_column(ListName, "fleet_list_name"))
     version: Mapped[int] = mapped_column(default=0)
     digest: Mapped[str] = mapped_column(String(64))
     count: Mapped[int] = mapped_column(default=0)
@@ -196,7 +184,7 @@ class ListEntry(TenantMixin, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     venue_id: Mapped[int] = mapped_column(ForeignKey("venues.id", ondelete="CASCADE"))
-    list: Mapped[ListName] = mapped_column(_enum_column(ListName, "fleet_list_name"))
+    list: Mapped[ListName] = mapped_column(enum_column(ListName, "fleet_list_name"))
     entry: Mapped[str] = mapped_column(String(128))
     meta: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
@@ -209,7 +197,7 @@ class ListChange(TenantMixin, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     venue_id: Mapped[int] = mapped_column(ForeignKey("venues.id", ondelete="CASCADE"))
-    list: Mapped[ListName] = mapped_column(_enum_column(ListName, "fleet_list_name"))
+    list: Mapped[ListName] = mapped_column(enum_column(ListName, "fleet_list_name"))
     version: Mapped[int]
     op: Mapped[str] = mapped_column(String(8))
     entry: Mapped[str] = mapped_column(String(128))

@@ -12,10 +12,10 @@ import enum
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Enum, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from server.db import Base, TenantMixin
+from server.db import Base, TenantMixin, enum_column
 
 
 class TicketStatus(enum.StrEnum):
@@ -30,17 +30,6 @@ class SigningKeyState(enum.StrEnum):
     ACTIVE = "active"
     TRUSTED = "trusted"
     RETIRED = "retired"
-
-
-def _enum_column(enum_type: type[enum.StrEnum], name: str) -> Enum:
-    return Enum(
-        enum_type,
-        name=name,
-        native_enum=False,
-        create_constraint=True,
-        length=16,
-        values_callable=lambda members: [member.value for member in members],
-    )
 
 
 class Ticket(TenantMixin, Base):
@@ -70,7 +59,7 @@ class Ticket(TenantMixin, Base):
     code: Mapped[str] = mapped_column(String(12))
     #: ``protocol.allowlist.hash_code(code, merchant salt)``: what kiosks store and report.
     code_hash: Mapped[str] = mapped_column(String(32), index=True)
-    status: Mapped[TicketStatus] = mapped_column(_enum_column(TicketStatus, "ticket_status"))
+    status: Mapped[TicketStatus] = mapped_column(enum_column(TicketStatus, "ticket_status"))
     #: 0 means unlimited.
     entries_allowed: Mapped[int]
     #: Entries in use: admissions counted so far, minus annulled ones. Check-in moves it with a
@@ -101,7 +90,7 @@ class TicketSigningKey(TenantMixin, Base):
     public_key: Mapped[str] = mapped_column(String(64))
     private_key: Mapped[str] = mapped_column(Text)
     state: Mapped[SigningKeyState] = mapped_column(
-        _enum_column(SigningKeyState, "signing_key_state")
+        enum_column(SigningKeyState, "signing_key_state")
     )
     created_at: Mapped[datetime]
     retired_at: Mapped[datetime | None]
