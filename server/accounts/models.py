@@ -5,10 +5,10 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Enum, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from server.db import Base, TenantMixin
+from server.db import Base, TenantMixin, enum_column
 
 
 class MerchantStatus(enum.StrEnum):
@@ -29,18 +29,6 @@ class MerchantRole(enum.StrEnum):
 
 #: Roles that may do anything inside their merchant (and pass every merchant role guard).
 MANAGER_ROLES = frozenset({MerchantRole.OWNER, MerchantRole.ADMIN})
-
-
-def _enum_column(enum_type: type[enum.StrEnum], name: str) -> Enum:
-    # Stored as plain strings with a CHECK constraint: portable and readable in SQL.
-    return Enum(
-        enum_type,
-        name=name,
-        native_enum=False,
-        create_constraint=True,
-        length=32,
-        values_callable=lambda members: [member.value for member in members],
-    )
 
 
 class User(Base):
@@ -69,7 +57,7 @@ class Merchant(Base):
     contact_name: Mapped[str] = mapped_column(String(100), default="")
     contact_phone: Mapped[str] = mapped_column(String(20))
     status: Mapped[MerchantStatus] = mapped_column(
-        _enum_column(MerchantStatus, "merchant_status"), index=True
+        enum_column(MerchantStatus, "merchant_status", length=32), index=True
     )
     #: Whether this merchant's events are listed publicly as soon as they are published.
     events_public: Mapped[bool]
@@ -94,7 +82,9 @@ class Membership(TenantMixin, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    role: Mapped[MerchantRole] = mapped_column(_enum_column(MerchantRole, "merchant_role"))
+    role: Mapped[MerchantRole] = mapped_column(
+        enum_column(MerchantRole, "merchant_role", length=32)
+    )
     created_at: Mapped[datetime]
 
     user: Mapped[User] = relationship(back_populates="memberships")

@@ -12,8 +12,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from server.accounts.models import _enum_column
-from server.db import Base, TenantMixin
+from server.db import Base, TenantMixin, enum_column
 
 
 class PaymentStatus(enum.StrEnum):
@@ -45,7 +44,7 @@ class Payment(TenantMixin, Base):
     amount_fen: Mapped[int]
     currency: Mapped[str] = mapped_column(String(3))
     status: Mapped[PaymentStatus] = mapped_column(
-        _enum_column(PaymentStatus, "payment_status"), index=True
+        enum_column(PaymentStatus, "payment_status", length=32), index=True
     )
     #: The provider's transaction id; unique per provider, so one transaction pays once.
     provider_txn_id: Mapped[str | None] = mapped_column(String(64))
@@ -72,7 +71,7 @@ class PaymentNotification(Base):
     provider_txn_id: Mapped[str] = mapped_column(String(64))
     amount_fen: Mapped[int]
     outcome: Mapped[NotificationOutcome] = mapped_column(
-        _enum_column(NotificationOutcome, "notification_outcome")
+        enum_column(NotificationOutcome, "notification_outcome", length=32)
     )
     #: The signed timestamp; pruning goes by it (see ``providers.nonce_prune_cutoff``).
     sent_at: Mapped[datetime] = mapped_column(index=True)

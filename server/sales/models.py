@@ -14,9 +14,8 @@ from typing import Any
 from sqlalchemy import JSON, CheckConstraint, Column, ForeignKey, String, Table, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from server.accounts.models import _enum_column
 from server.catalog.models import TicketType
-from server.db import Base, TenantMixin
+from server.db import Base, TenantMixin, enum_column
 
 
 class OrderStatus(enum.StrEnum):
@@ -94,7 +93,7 @@ class Order(TenantMixin, Base):
     visitor_user_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), index=True
     )
-    status: Mapped[OrderStatus] = mapped_column(_enum_column(OrderStatus, "order_status"))
+    status: Mapped[OrderStatus] = mapped_column(enum_column(OrderStatus, "order_status", length=32))
     total_fen: Mapped[int]
     currency: Mapped[str] = mapped_column(String(3))
     refunded_fen: Mapped[int] = mapped_column(default=0)
@@ -104,7 +103,7 @@ class Order(TenantMixin, Base):
     expires_at: Mapped[datetime | None] = mapped_column(index=True)
     #: Why an unpaid order was closed (expired, rejected, cancelled); null otherwise.
     close_reason: Mapped[CloseReason | None] = mapped_column(
-        _enum_column(CloseReason, "order_close_reason")
+        enum_column(CloseReason, "order_close_reason", length=32)
     )
     paid_at: Mapped[datetime | None]
     #: The payment that settled the order (null for free orders).
@@ -133,7 +132,9 @@ class OrderItem(TenantMixin, Base):
     holder_phone: Mapped[str | None] = mapped_column(String(20), index=True)
     holder_fields: Mapped[dict[str, Any]] = mapped_column(JSON)
     visit_date: Mapped[date | None]
-    status: Mapped[ItemStatus] = mapped_column(_enum_column(ItemStatus, "order_item_status"))
+    status: Mapped[ItemStatus] = mapped_column(
+        enum_column(ItemStatus, "order_item_status", length=32)
+    )
     refunded_at: Mapped[datetime | None]
 
     order: Mapped[Order] = relationship(back_populates="items")
@@ -181,7 +182,7 @@ class RefundRequest(TenantMixin, Base):
     amount_fen: Mapped[int]
     reason: Mapped[str] = mapped_column(String(500))
     status: Mapped[RefundRequestStatus] = mapped_column(
-        _enum_column(RefundRequestStatus, "refund_request_status"), index=True
+        enum_column(RefundRequestStatus, "refund_request_status", length=32), index=True
     )
     #: The order's id while the request is pending, null once decided: at most one pending
     #: request per order (NULLs never collide in a unique constraint).
