@@ -3,9 +3,11 @@ approval queue, refunds and decisions on refund requests."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
+from sqlalchemy.orm import Session
 
 from server.accounts.dependencies import MerchantManager, MerchantMember, Visitor
 from server.clock import Now
@@ -20,14 +22,17 @@ from server.sales.schemas import (
     BuyNow,
     CartItemOut,
     Decision,
+    MerchantRefundRequestOut,
     OrderItemOut,
     OrderOut,
     PaymentStarted,
     PayOrders,
     RefundIn,
     RefundOut,
+    RefundRequestApproved,
     RefundRequestIn,
     RefundRequestOut,
+    RequestedTicketOut,
     TicketIn,
 )
 from server.sales.settings import SalesSettings, get_sales_settings
@@ -110,6 +115,35 @@ def refund_request_out(request: RefundRequest, language: str | None = None) -> R
         decision_note=request.decision_note,
         refund_id=request.refund_id,
     )
+
+
+def requested_ticket_out(
+    ticket: service.RequestedTicket, language: str | None = None
+) -> RequestedTicketOut:
+    reason = ticket.blocked_by
+    return RequestedTicketOut(
+        item_id=ticket.item_id,
+        ticket_id=ticket.ticket_id,
+        refundable=reason is None,
+        reason=reason,
+        reason_message=None
+        if reason is None
+        else translate(f"sales.refund_block.{reason.value}", language),
+    )
+
+
+def merchant_refund_requests_out(
+    session: Session, requests: Sequence[RefundRequest], language: str | None = None
+) -> list[MerchantRefundRequestOut]:
+    """Requests as a merchant sees them, each ticket as it stands now (one query for all)."""
+    tickets = service.tickets_of_requests(session, requests)
+    return [
+        MerchantRefundRequestOut(
+            **refund_request_out(request, language).model_dump(),
+            tickets=[requested_ticket_out(ticket, language) for ticket in tickets[request.id]],
+        )
+        for request in requests
+    ]
 
 
 # --- visitor: cart ------------------------------------------------------------------------------
@@ -372,8 +406,9 @@ def list_refund_requests(
     request_status: Annotated[list[RefundRequestStatus] | None, Query(alias="status")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
-) -> list[RefundRequestOut]:
-    """Visitors' refund requests, oldest first; by default the pending ones (the queue)."""
+) -> list[MerchantRefundRequestOut]:
+    """Visitors' refund requests, oldest first; by default the pending ones (the queue). Each
+    names its tickets as they stand now: whether approving would refund them, and why not."""
     requests = service.list_refund_requests(
         session,
         who.merchant_id,
@@ -381,15 +416,15 @@ def list_refund_requests(
         limit=limit,
         offset=offset,
     )
-    return [refund_request_out(request, language) for request in requests]
+    return merchant_refund_requests_out(session, requests, language)
 
 
 @merchant_router.get("/refund-requests/{request_id}")
 def read_refund_request(
     request_id: int, who: MerchantMember, session: DbSession, language: Language
-) -> RefundRequestOut:
+) -> MerchantRefundRequestOut:
     request = service.get_refund_request(session, who.merchant_id, request_id)
-    return refund_request_out(request, language)
+    return merchant_refund_requests_out(session, [request], language)[0]
 
 
 @merchant_router.post("/refund-requests/{request_id}/approve")
@@ -401,9 +436,11 @@ def approve_refund_request(
     now: Now,
     providers: Providers,
     language: Language,
-) -> RefundRequestOut:
-    """Grant the refund: money back, tickets revoked and pushed to the gates."""
-    request = service.approve_refund_request(
+) -> RefundRequestApproved:
+    """Grant the refund of what can still be refunded: money back, tickets revoked and pushed
+    to the gates; tickets used meanwhile are dropped (``dropped``, with why). None left: 409
+    ``sales.nothing_left_to_refund`` and the request is closed."""
+    approval = service.approve_refund_request(
         session,
         who.merchant_id,
         request_id,
@@ -412,7 +449,11 @@ def approve_refund_request(
         providers=providers,
         now=now,
     )
-    return refund_request_out(request, language)
+    shown = merchant_refund_requests_out(session, [approval.request], language)[0]
+    return RefundRequestApproved(
+        **shown.model_dump(),
+        dropped=[requested_ticket_out(ticket, language) for ticket in approval.dropped],
+    )
 
 
 @merchant_router.post("/refund-requests/{request_id}/reject")
@@ -423,8 +464,8 @@ def reject_refund_request(
     session: DbSession,
     now: Now,
     language: Language,
-) -> RefundRequestOut:
+) -> MerchantRefundRequestOut:
     request = service.reject_refund_request(
         session, who.merchant_id, request_id, staff_user_id=who.user_id, note=body.note, now=now
     )
-    return refund_request_out(request, language)
+    return merchant_refund_requests_out(session, [request], language)[0]

@@ -106,6 +106,27 @@ register_messages(
             "zh-CN": "该退款申请已处理、已撤回或已关闭",
             "en": "The refund request has already been decided, withdrawn or closed",
         },
+        "sales.nothing_left_to_refund": {
+            "zh-CN": "该申请中的票均已使用、作废或退款，无法退款，申请已自动关闭",
+            "en": "None of the tickets asked for can be refunded any more (used, revoked or "
+            "refunded); the request has been closed",
+        },
+        "sales.refund_block.used": {
+            "zh-CN": "已使用（已检票入场），不能退款",
+            "en": "Used (admitted at a gate or by a checker); cannot be refunded",
+        },
+        "sales.refund_block.revoked": {
+            "zh-CN": "票已作废",
+            "en": "The ticket has been revoked",
+        },
+        "sales.refund_block.refunded": {
+            "zh-CN": "已退款",
+            "en": "Already refunded",
+        },
+        "sales.refund_block.not_issued": {
+            "zh-CN": "未出票",
+            "en": "No ticket was issued",
+        },
         "sales.refund_request_status.pending": {
             "zh-CN": "等待商家审核",
             "en": "Waiting for the merchant's decision",

@@ -55,6 +55,20 @@ class RefundRequestStatus(enum.StrEnum):
     VOIDED = "voided"
 
 
+class RefundBlock(enum.StrEnum):
+    """Why a ticket a refund request names cannot be refunded any more (computed, not stored)."""
+
+    #: The order item was refunded (by an approval or a direct refund).
+    REFUNDED = "refunded"
+    #: The ticket was revoked without a refund of its item.
+    REVOKED = "revoked"
+    #: The ticket has been admitted (``entries_used > 0``: at a gate or by a checker; an
+    #: annulled admission gives its entry back).
+    USED = "used"
+    #: No ticket was issued for the item.
+    NOT_ISSUED = "not_issued"
+
+
 class CartItem(TenantMixin, Base):
     """One ticket in a visitor's cart, with its holder; stock is taken only at checkout."""
 
@@ -163,10 +177,10 @@ class RefundRequest(TenantMixin, Base):
     """A visitor asking for unused tickets of their paid order back. A manager approves it (the
     refund then goes through :func:`server.sales.service.refund_order`, like a staff refund) or
     rejects it; the visitor may withdraw it while it is pending. It follows what happens to its
-    tickets meanwhile (:func:`server.sales.service.on_tickets_revoked`): once none of them can be
-    refunded any more it is closed, ``superseded`` if a direct refund gave some back, else
-    ``voided`` (revoked without a refund, or used); while some still can, it is narrowed to
-    those."""
+    tickets meanwhile (:func:`server.sales.service.follow_refund_request`: when they are revoked,
+    when it is approved, and in the periodic sweep): once none of them can be refunded any more
+    it is closed, ``superseded`` if a direct refund gave some back, else ``voided`` (revoked
+    without a refund, or used); while some still can, it is narrowed to those."""
 
     __tablename__ = "refund_requests"
     __table_args__ = (UniqueConstraint("pending_order_id"),)

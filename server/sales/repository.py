@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -261,20 +261,50 @@ def lock_pending_refund_request(session: Session, request_id: int) -> RefundRequ
     return session.scalar(query)
 
 
-def refundable_item_prices(session: Session, item_ids: Collection[int]) -> dict[int, int]:
-    """The price of each of these items that can still be refunded, as stored now: the item
-    active, its ticket valid and never admitted (items without a ticket are left out)."""
+class RequestedItem(NamedTuple):
+    """An order item a refund request names, and its ticket as stored now (ticket columns
+    null when no ticket was issued for it)."""
+
+    item_id: int
+    price_fen: int
+    item_status: ItemStatus
+    ticket_id: int | None
+    ticket_status: TicketStatus | None
+    entries_used: int | None
+
+
+def requested_items(session: Session, item_ids: Collection[int]) -> dict[int, RequestedItem]:
+    """Each of these order items with its ticket as stored now, in one query (items that do
+    not exist are left out)."""
+    if not item_ids:
+        return {}
     query = (
-        select(OrderItem.id, OrderItem.price_fen)
-        .join(Ticket, Ticket.order_item_id == OrderItem.id)
-        .where(
-            OrderItem.id.in_(list(item_ids)),
-            OrderItem.status == ItemStatus.ACTIVE,
-            Ticket.status == TicketStatus.VALID,
-            Ticket.entries_used == 0,
+        select(
+            OrderItem.id,
+            OrderItem.price_fen,
+            OrderItem.status,
+            Ticket.id,
+            Ticket.status,
+            Ticket.entries_used,
         )
+        .outerjoin(Ticket, Ticket.order_item_id == OrderItem.id)
+        .where(OrderItem.id.in_(sorted(set(item_ids))))
     )
-    return {item_id: price for item_id, price in session.execute(query)}
+    return {row[0]: RequestedItem(*row) for row in session.execute(query)}
+
+
+def pending_refund_requests_page(
+    session: Session, *, after_id: int, limit: int
+) -> list[tuple[int, list[int]]]:
+    """(id, item ids) of up to ``limit`` pending requests with ids above ``after_id``, ascending
+    (the periodic sweep pages through the queue this way)."""
+    query = (
+        select(RefundRequest.id, RefundRequest.item_ids)
+        .where(RefundRequest.status == RefundRequestStatus.PENDING, RefundRequest.id > after_id)
+        .order_by(RefundRequest.id)
+        .limit(limit)
+    )
+    return [(request_id, list(item_ids)) for request_id, item_ids in session.execute(query)]
 
 
 def latest_refund_of_items(

@@ -7,7 +7,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from server.sales.models import CloseReason, ItemStatus, OrderStatus, RefundRequestStatus
+from server.sales.models import (
+    CloseReason,
+    ItemStatus,
+    OrderStatus,
+    RefundBlock,
+    RefundRequestStatus,
+)
 
 
 class TicketIn(BaseModel):
@@ -146,3 +152,28 @@ class RefundRequestOut(BaseModel):
     refund_id: int | None = Field(
         description="The refund an approval made, or the direct refund that superseded the request"
     )
+
+
+class RequestedTicketOut(BaseModel):
+    """One ticket a refund request names, as it stands now."""
+
+    item_id: int
+    ticket_id: int | None
+    refundable: bool = Field(description="Whether approving now would refund it")
+    reason: RefundBlock | None = Field(
+        description="Why not: used, revoked, refunded or not_issued; null when refundable"
+    )
+    reason_message: str | None = Field(description="``reason`` in the request's language")
+
+
+class MerchantRefundRequestOut(RefundRequestOut):
+    """A refund request as a merchant sees it: with each ticket it names, as it stands now."""
+
+    tickets: list[RequestedTicketOut]
+
+
+class RefundRequestApproved(MerchantRefundRequestOut):
+    """An approved request: ``item_ids`` were refunded; ``dropped`` were asked for but could no
+    longer be refunded when it was approved."""
+
+    dropped: list[RequestedTicketOut]

@@ -40,6 +40,7 @@ from server.sales.models import (
     OrderItem,
     OrderStatus,
     Refund,
+    RefundBlock,
     RefundRequest,
     RefundRequestStatus,
 )
@@ -681,17 +682,130 @@ def _revoke_tickets(session: Session, part: RefundedPart, now: datetime) -> None
 # --- pending requests follow their tickets ------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class RequestedTicket:
+    """One ticket a refund request names, as it stands now: refundable, or why not."""
+
+    item_id: int
+    ticket_id: int | None
+    price_fen: int
+    blocked_by: RefundBlock | None
+
+    @property
+    def refundable(self) -> bool:
+        return self.blocked_by is None
+
+
+def refund_block(item: repo.RequestedItem | None) -> RefundBlock | None:
+    """Why this requested item can no longer be refunded, or None if it still can: the item
+    active, its ticket valid and never admitted (``entries_used = 0``: a multi-entry ticket
+    admitted once is used). The one rule behind every narrowing of a pending request, the
+    approval's and the manager's view of the queue."""
+    if item is None or (item.item_status is ItemStatus.ACTIVE and item.ticket_id is None):
+        return RefundBlock.NOT_ISSUED
+    if item.item_status is not ItemStatus.ACTIVE:
+        return RefundBlock.REFUNDED
+    if item.ticket_status is not TicketStatus.VALID:
+        return RefundBlock.REVOKED
+    if item.entries_used:
+        return RefundBlock.USED
+    return None
+
+
+def requested_tickets(session: Session, item_ids: Sequence[int]) -> list[RequestedTicket]:
+    """These requested items' tickets as stored now, in the order given (one query)."""
+    found = repo.requested_items(session, item_ids)
+    return [_requested_ticket(item_id, found.get(item_id)) for item_id in item_ids]
+
+
+def _requested_ticket(item_id: int, item: repo.RequestedItem | None) -> RequestedTicket:
+    return RequestedTicket(
+        item_id=item_id,
+        ticket_id=None if item is None else item.ticket_id,
+        price_fen=0 if item is None else item.price_fen,
+        blocked_by=refund_block(item),
+    )
+
+
+def tickets_of_requests(
+    session: Session, requests: Sequence[RefundRequest]
+) -> dict[int, list[RequestedTicket]]:
+    """For each request (by id), its tickets as they stand now: one query for a whole page."""
+    found = repo.requested_items(
+        session, {item_id for request in requests for item_id in request.item_ids}
+    )
+    return {
+        request.id: [_requested_ticket(item_id, found.get(item_id)) for item_id in request.item_ids]
+        for request in requests
+    }
+
+
+@dataclass(frozen=True)
+class Followed:
+    """What :func:`follow_refund_request` did to a pending request: ``request`` as stored after
+    it (still pending, maybe narrowed, or closed), and the tickets it dropped, with why."""
+
+    request: RefundRequest
+    dropped: list[RequestedTicket]
+
+    @property
+    def closed(self) -> bool:
+        return self.request.status is not RefundRequestStatus.PENDING
+
+
+def follow_refund_request(session: Session, request_id: int, now: datetime) -> Followed | None:
+    """Close or narrow a pending request to what can still be refunded of it
+    (:func:`refund_block`); None if it is no longer pending. None left: ``superseded`` when a
+    refund gave back some of its tickets (``refund_id``, ``decided_by_user_id`` from that
+    refund), else ``voided`` (revoked without a refund, or used). Some left: narrowed to those,
+    for the manager to approve or reject. Nothing dropped: left as it is.
+
+    Row-locks the request (and nothing else): callers that lock tickets lock them first (a
+    revocation, :func:`on_tickets_revoked`; an approval, :func:`approve_refund_request`); the
+    sweep (:func:`follow_refund_requests`) locks no ticket. Used by all three, so a request
+    follows its tickets the same way whichever of them notices first."""
+    request = repo.lock_pending_refund_request(session, request_id)
+    if request is None:
+        return None
+    tickets = requested_tickets(session, request.item_ids)
+    left = [ticket for ticket in tickets if ticket.refundable]
+    dropped = [ticket for ticket in tickets if not ticket.refundable]
+    if not dropped:
+        return Followed(request, [])
+    if left:
+        repo.narrow_refund_request(
+            session,
+            request.id,
+            [ticket.item_id for ticket in left],
+            sum(ticket.price_fen for ticket in left),
+        )
+        return Followed(request, dropped)
+    refund = repo.latest_refund_of_items(session, request.order_id, request.item_ids)
+    if refund is None:
+        repo.decide_refund_request(
+            session, request.id, RefundRequestStatus.VOIDED, {"decided_at": now}
+        )
+        return Followed(request, dropped)
+    closed = {
+        "decided_at": now,
+        "decided_by_user_id": refund.created_by_user_id,
+        "refund_id": refund.id,
+    }
+    repo.decide_refund_request(session, request.id, RefundRequestStatus.SUPERSEDED, closed)
+    return Followed(request, dropped)
+
+
 def on_tickets_revoked(session: Session, revoked: Sequence[Any]) -> None:
     """Receiver of :data:`server.signals.tickets_revoked`, in the revoking transaction: a
     pending refund request that names a revoked ticket follows what became of its tickets
-    (:func:`_follow_refund_request`), whoever revoked them (a refund, a manager's revocation
+    (:func:`follow_refund_request`), whoever revoked them (a refund, a manager's revocation
     without a refund, anything else).
 
     Lock order: the revoking transaction already holds the tickets' rows (and, when the fleet's
     receivers ran first, its sites' lists); this takes only the request's row, never the
     order's. Everything else that locks a request and tickets takes the tickets first (an
-    approval, :func:`approve_refund_request`) or the request alone (withdraw, reject), so they
-    cannot wait for each other in a circle."""
+    approval, :func:`approve_refund_request`) or the request alone (withdraw, reject, the
+    sweep), so they cannot wait for each other in a circle."""
     by_order: dict[int, set[int]] = {}
     moments: list[datetime] = []
     for ticket in revoked:
@@ -707,39 +821,56 @@ def on_tickets_revoked(session: Session, revoked: Sequence[Any]) -> None:
     for order_id, item_ids in sorted(by_order.items()):
         pending = repo.pending_request_items(session, order_id)
         if pending is not None and not item_ids.isdisjoint(pending[1]):
-            _follow_refund_request(session, pending[0], now)
+            follow_refund_request(session, pending[0], now)
 
 
-def _follow_refund_request(session: Session, request_id: int, now: datetime) -> None:
-    """Close or narrow a pending request to what can still be refunded of it (item active,
-    ticket valid and never admitted). None left: ``superseded`` when a refund gave back some of
-    its tickets (``refund_id``, ``decided_by_user_id`` from that refund), else ``voided``
-    (revoked without a refund, or used). Some left: narrowed to those, for the manager to
-    approve or reject."""
-    request = repo.lock_pending_refund_request(session, request_id)
-    if request is None:
-        return
-    prices = repo.refundable_item_prices(session, request.item_ids)
-    left = [item_id for item_id in request.item_ids if item_id in prices]
-    if left == request.item_ids:
-        return
-    if left:
-        repo.narrow_refund_request(
-            session, request.id, left, sum(prices[item_id] for item_id in left)
-        )
-        return
-    refund = repo.latest_refund_of_items(session, request.order_id, request.item_ids)
-    if refund is None:
-        repo.decide_refund_request(
-            session, request.id, RefundRequestStatus.VOIDED, {"decided_at": now}
-        )
-        return
-    closed = {
-        "decided_at": now,
-        "decided_by_user_id": refund.created_by_user_id,
-        "refund_id": refund.id,
-    }
-    repo.decide_refund_request(session, request.id, RefundRequestStatus.SUPERSEDED, closed)
+@dataclass(frozen=True)
+class SweepPage:
+    """One page of the pending queue: the requests in it that name a ticket no longer
+    refundable, and the id to continue after (None: that was the last page)."""
+
+    to_follow: list[int]
+    next_after: int | None
+
+
+def refund_requests_to_follow(session: Session, *, after_id: int, limit: int) -> SweepPage:
+    """Read a page of pending requests (ids above ``after_id``, ascending, at most ``limit``)
+    and pick those naming a ticket that can no longer be refunded: the ones a check-in used
+    (nothing tells sales about a check-in) and any other a revocation left behind. Two queries
+    per page; writes nothing, so it can run in a read transaction."""
+    page = repo.pending_refund_requests_page(session, after_id=after_id, limit=limit)
+    found = repo.requested_items(session, {item_id for _, item_ids in page for item_id in item_ids})
+    to_follow = [
+        request_id
+        for request_id, item_ids in page
+        if any(refund_block(found.get(item_id)) is not None for item_id in item_ids)
+    ]
+    next_after = page[-1][0] if len(page) == limit else None
+    return SweepPage(to_follow, next_after)
+
+
+@dataclass(frozen=True)
+class SweepCounts:
+    closed: int = 0
+    narrowed: int = 0
+
+
+def follow_refund_requests(
+    session: Session, request_ids: Sequence[int], now: datetime
+) -> SweepCounts:
+    """Follow these requests' tickets (:func:`follow_refund_request`, each under its row lock
+    and read afresh, so a request decided or narrowed meanwhile is taken as it is now); how
+    many were closed and narrowed."""
+    closed = narrowed = 0
+    for request_id in sorted(request_ids):
+        followed = follow_refund_request(session, request_id, now)
+        if followed is None or not followed.dropped:
+            continue
+        if followed.closed:
+            closed += 1
+        else:
+            narrowed += 1
+    return SweepCounts(closed, narrowed)
 
 
 def connect_receivers() -> None:
@@ -904,14 +1035,44 @@ def _lock_requested_tickets(
 
 def _check_unused(locked: dict[int, Ticket], item_ids: Collection[int]) -> None:
     """The locked tickets of these items are still valid and unused, so a check-in racing the
-    approval either landed first (the approval is refused) or finds the ticket revoked (its
-    conditional entry claim fails)."""
+    approval either landed first (the approval dropped the ticket) or finds the ticket revoked
+    (its conditional entry claim fails). After :func:`follow_refund_request` under the same
+    locks this always holds; kept as the last word before money moves."""
     for item_id in sorted(item_ids):
         ticket = locked.get(item_id)
         if ticket is None or ticket.status is not TicketStatus.VALID:
             raise Invalid("sales.item_not_refundable", item_id=item_id)
         if ticket.entries_used > 0:
             raise Conflict("sales.ticket_used", item_id=item_id)
+
+
+@dataclass(frozen=True)
+class RefundApproval:
+    """An approved request (its ``item_ids`` are what was refunded) and the tickets it named
+    that the approval dropped because they could no longer be refunded, with why."""
+
+    request: RefundRequest
+    dropped: list[RequestedTicket]
+
+
+class NothingLeftToRefund(Conflict):
+    """409 ``sales.nothing_left_to_refund``: none of the request's tickets could still be
+    refunded when a manager approved it; the request is closed (``voided``, or ``superseded``
+    when a refund gave some back) and that is committed before this is raised. ``detail``:
+    the request's id and new status, and each dropped ticket with why."""
+
+    def __init__(self, followed: Followed) -> None:
+        super().__init__(
+            "sales.nothing_left_to_refund",
+            detail={
+                "request_id": followed.request.id,
+                "status": followed.request.status.value,
+                "dropped": [
+                    {"item_id": ticket.item_id, "reason": str(ticket.blocked_by)}
+                    for ticket in followed.dropped
+                ],
+            },
+        )
 
 
 def approve_refund_request(
@@ -923,11 +1084,15 @@ def approve_refund_request(
     note: str,
     providers: dict[str, PaymentProvider],
     now: datetime,
-) -> RefundRequest:
-    """Grant a pending request: its tickets must still be unused; the refund then goes through
-    :func:`refund_order` (money back through the payment's provider, tickets revoked and the
-    revocation pushed to the gates, stock back where the type restocks). Any refusal rolls the
-    whole decision back (the request stays pending for the manager to reject).
+) -> RefundApproval:
+    """Grant a pending request for what can still be refunded of it: under the locks below it
+    first follows its tickets (:func:`follow_refund_request`), so tickets used (or otherwise
+    gone) since the visitor asked are dropped and the request narrowed to the rest, then the
+    refund of the rest goes through :func:`refund_order` (money back through the payment's
+    provider, tickets revoked and the revocation pushed to the gates, stock back where the type
+    restocks). Nothing left: the request is closed (``voided``, or ``superseded``), **the
+    session's transaction is committed** so that it stays closed, and
+    :class:`NothingLeftToRefund` is raised. Any other refusal rolls the whole decision back.
 
     The order is locked before the request is decided, as :func:`refund_order` locks it, so a
     direct refund of the same order lands wholly before this decision (the request is then
@@ -935,7 +1100,8 @@ def approve_refund_request(
     it) or wholly after it (and finds those tickets refunded). The request's tickets are locked
     before the request itself, the order in which a revocation reaches the request
     (:func:`on_tickets_revoked`): a revocation racing the approval lands wholly before it (the
-    request is voided or narrowed, and this decision sees it) or after it."""
+    request is voided or narrowed, and this decision sees it) or after it. A check-in racing it
+    either used its ticket first (dropped here) or finds the ticket revoked."""
     request = get_refund_request(session, merchant_id, request_id)
     order = get_merchant_order(session, merchant_id, request.order_id)
     repo.lock_order(session, order)
@@ -943,10 +1109,17 @@ def approve_refund_request(
     if request.status is not RefundRequestStatus.PENDING:
         raise Conflict("sales.refund_request_not_pending")
     locked = _lock_requested_tickets(session, order, request.item_ids)
+    # The request's row after its tickets' rows; it comes back as stored now (a revocation or
+    # the sweep may have narrowed or closed it meanwhile: its items are among those locked).
+    followed = follow_refund_request(session, request.id, now)
+    if followed is None:
+        raise Conflict("sales.refund_request_not_pending")
+    if followed.closed:
+        session.commit()
+        raise NothingLeftToRefund(followed)
     decision = {"decided_at": now, "decided_by_user_id": staff_user_id, "decision_note": note}
     if not repo.decide_refund_request(session, request.id, RefundRequestStatus.APPROVED, decision):
         raise Conflict("sales.refund_request_not_pending")
-    # Deciding read the request afresh: its items are those locked, or fewer if narrowed.
     if order.status is not OrderStatus.PAID:
         raise Conflict("sales.order_not_refundable")
     _check_unused(locked, request.item_ids)
@@ -962,7 +1135,7 @@ def approve_refund_request(
     )
     repo.set_refund_of_request(session, request.id, refund.id)
     session.refresh(request)
-    return request
+    return RefundApproval(request, followed.dropped)
 
 
 def reject_refund_request(

@@ -26,6 +26,9 @@ class SalesSettings(BaseSettings):
     #: Visitors may ask for a ticket's refund until this long before its admission starts
     #: (its validity start, else its event's start) (``ADMIT_REFUND_REQUEST_CUTOFF``).
     refund_request_cutoff: timedelta = Field(default=timedelta(0), ge=timedelta(0))
+    #: How often pending refund requests are checked for tickets used (or otherwise gone) since
+    #: the visitor asked, and closed or narrowed (``ADMIT_REFUND_REQUEST_SWEEP_INTERVAL``).
+    refund_request_sweep_interval: timedelta = Field(default=timedelta(minutes=1), gt=timedelta(0))
     #: Tickets in one checkout or buy-now request.
     max_tickets_per_checkout: int = Field(default=50, ge=1)
 

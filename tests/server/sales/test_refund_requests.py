@@ -1,13 +1,13 @@
 """Visitors' refund requests: only their own paid orders, only unused tickets, only before each
 ticket's admission starts; a manager approves (through the staff refund path: money back,
 tickets revoked and announced to the gates) or rejects; one pending request per order; a
-check-in racing the approval never leaves a used ticket refunded."""
+pending request follows direct refunds and revocations of its tickets, also when they race its
+approval (tickets used meanwhile: test_used_refund_requests.py)."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,72 +27,22 @@ from server.sales import service
 from server.sales.models import RefundRequest, RefundRequestStatus
 from server.sales.settings import SalesSettings
 from server.signals import tickets_revoked
-from server.tickets import repository as tickets_repo
-from server.tickets import service as tickets_service
-from server.tickets.models import Ticket, TicketStatus
-from tests.server.catalog.builders import OnSale, on_sale
-from tests.server.helpers import Account, AccountFactory, error_code
-
-EN = {"Accept-Language": "en"}
-
-
-@dataclass
-class Bought:
-    made: OnSale
-    visitor: Account
-    order_id: int
-    item_ids: list[int]
-
-    @property
-    def manager(self) -> dict[str, str]:
-        return self.made.merchant.owner.headers
-
-
-def _buy_and_pay(
-    client: TestClient,
-    accounts: AccountFactory,
-    clock: ManualClock,
-    count: int = 2,
-    **ticket_type: Any,
-) -> Bought:
-    """A visitor's order of ``count`` tickets, paid in cash at the counter."""
-    made = on_sale(client, accounts.merchant(), clock(), **ticket_type)
-    visitor = accounts.visitor()
-    ticket: dict[str, Any] = {"ticket_type_id": made.ticket_type_id}
-    if ticket_type.get("needs_visit_date"):
-        ticket["visit_date"] = (clock() + timedelta(days=3)).date().isoformat()
-    tickets = [ticket] * count
-    order = client.post("/api/sales/buy-now", json={"tickets": tickets}, headers=visitor.headers)
-    assert order.status_code == 201, order.text
-    body = order.json()[0]
-    if body["status"] != "paid":
-        cash = client.post(
-            "/api/merchant/payments/cash",
-            json={"order_ids": [body["id"]]},
-            headers=made.merchant.owner.headers,
-        )
-        assert cash.status_code == 201, cash.text
-    return Bought(made, visitor, body["id"], [item["id"] for item in body["items"]])
-
-
-def _ask(client: TestClient, bought: Bought, **body: Any) -> Any:
-    return client.post(
-        f"/api/sales/orders/{bought.order_id}/refund-requests",
-        json={"reason": "cannot come", **body},
-        headers={**bought.visitor.headers, **EN},
-    )
-
-
-def _tickets(database: Database, order_id: int) -> dict[int, Ticket]:
-    with database.sessions() as session:
-        found = session.scalars(select(Ticket).where(Ticket.order_id == order_id))
-        return {ticket.order_item_id: ticket for ticket in found}
-
-
-def _use(database: Database, ticket_id: int) -> None:
-    """Admit the ticket once, the way check-in does (the conditional entry claim)."""
-    with database.sessions.begin() as session:
-        assert tickets_repo.claim_entry(session, ticket_id) is not None
+from server.tickets.models import TicketStatus
+from tests.server.catalog.builders import on_sale
+from tests.server.helpers import AccountFactory, error_code
+from tests.server.sales.refunds import (
+    EN,
+    Bought,
+    approve_act,
+    ask,
+    buy_and_pay,
+    order_tickets,
+    race,
+    read_request,
+    revoke,
+    revoke_act,
+    use,
+)
 
 
 def _sold(database: Database, ticket_type_id: int) -> int:
@@ -124,9 +74,9 @@ def test_a_visitor_asks_a_manager_approves_and_the_ticket_is_revoked_and_refunde
     database: Database,
     revocations: Revocations,
 ) -> None:
-    bought = _buy_and_pay(client, accounts, clock, restock_on_refund=True)
+    bought = buy_and_pay(client, accounts, clock, restock_on_refund=True)
     first, second = bought.item_ids
-    asked = _ask(client, bought, item_ids=[first])
+    asked = ask(client, bought, item_ids=[first])
     assert asked.status_code == 201, asked.text
     request = asked.json()
     assert request["status"] == "pending" and request["item_ids"] == [first]
@@ -147,7 +97,7 @@ def test_a_visitor_asks_a_manager_approves_and_the_ticket_is_revoked_and_refunde
     assert approved.json()["status"] == "approved"
     assert approved.json()["refund_id"] is not None
 
-    tickets = _tickets(database, bought.order_id)
+    tickets = order_tickets(database, bought.order_id)
     assert tickets[first].status is TicketStatus.REVOKED
     assert tickets[first].revoke_reason == "refunded"
     assert tickets[second].status is TicketStatus.VALID
@@ -192,7 +142,7 @@ def test_money_goes_back_through_the_payment_provider(
     )
     assert client.post("/api/payments/sandbox/notify", content=body, headers=headers).is_success
     bought = Bought(made, visitor, order["id"], [order["items"][0]["id"]])
-    request = _ask(client, bought).json()
+    request = ask(client, bought).json()
     client.post(
         f"/api/merchant/refund-requests/{request['id']}/approve", json={}, headers=bought.manager
     )
@@ -207,10 +157,10 @@ def test_money_goes_back_through_the_payment_provider(
 def test_omitting_items_asks_for_every_unused_ticket(
     client: TestClient, accounts: AccountFactory, clock: ManualClock, database: Database
 ) -> None:
-    bought = _buy_and_pay(client, accounts, clock, count=3)
-    tickets = _tickets(database, bought.order_id)
-    _use(database, tickets[bought.item_ids[1]].id)
-    request = _ask(client, bought).json()
+    bought = buy_and_pay(client, accounts, clock, count=3)
+    tickets = order_tickets(database, bought.order_id)
+    use(database, tickets[bought.item_ids[1]].id)
+    request = ask(client, bought).json()
     assert request["item_ids"] == [bought.item_ids[0], bought.item_ids[2]]
     assert request["amount_fen"] == 2 * 8800
 
@@ -218,105 +168,24 @@ def test_omitting_items_asks_for_every_unused_ticket(
 def test_used_tickets_cannot_be_asked_back(
     client: TestClient, accounts: AccountFactory, clock: ManualClock, database: Database
 ) -> None:
-    bought = _buy_and_pay(client, accounts, clock, count=1)
-    _use(database, _tickets(database, bought.order_id)[bought.item_ids[0]].id)
-    named = _ask(client, bought, item_ids=bought.item_ids)
+    bought = buy_and_pay(client, accounts, clock, count=1)
+    use(database, order_tickets(database, bought.order_id)[bought.item_ids[0]].id)
+    named = ask(client, bought, item_ids=bought.item_ids)
     assert named.status_code == 409
     assert error_code(named) == "sales.ticket_used"
     assert named.json()["error"]["message"] == (
         f"Ticket {bought.item_ids[0]} has been used and cannot be refunded"
     )
-    everything = _ask(client, bought)
+    everything = ask(client, bought)
     assert everything.status_code == 409
     assert error_code(everything) == "sales.nothing_refundable"
-
-
-def test_a_ticket_used_after_the_request_makes_the_approval_fail_and_nothing_moves(
-    client: TestClient, accounts: AccountFactory, clock: ManualClock, database: Database
-) -> None:
-    bought = _buy_and_pay(client, accounts, clock, count=1)
-    request = _ask(client, bought).json()
-    ticket = _tickets(database, bought.order_id)[bought.item_ids[0]]
-    _use(database, ticket.id)
-    refused = client.post(
-        f"/api/merchant/refund-requests/{request['id']}/approve",
-        json={},
-        headers={**bought.manager, **EN},
-    )
-    assert refused.status_code == 409
-    assert error_code(refused) == "sales.ticket_used"
-    assert _tickets(database, bought.order_id)[bought.item_ids[0]].status is TicketStatus.VALID
-    still = client.get(f"/api/merchant/refund-requests/{request['id']}", headers=bought.manager)
-    assert still.json()["status"] == "pending"
-    rejected = client.post(
-        f"/api/merchant/refund-requests/{request['id']}/reject",
-        json={"note": "already used"},
-        headers=bought.manager,
-    ).json()
-    assert (rejected["status"], rejected["decision_note"]) == ("rejected", "already used")
-    order = client.get(f"/api/merchant/orders/{bought.order_id}", headers=bought.manager).json()
-    assert order["refunded_fen"] == 0
-
-
-@pytest.mark.parametrize("repeat", range(3))
-def test_a_check_in_racing_the_approval_never_leaves_a_used_ticket_refunded(
-    repeat: int,
-    client: TestClient,
-    accounts: AccountFactory,
-    clock: ManualClock,
-    database: Database,
-) -> None:
-    bought = _buy_and_pay(client, accounts, clock, count=1)
-    request_id = _ask(client, bought).json()["id"]
-    ticket_id = _tickets(database, bought.order_id)[bought.item_ids[0]].id
-    barrier = threading.Barrier(2)
-    outcome: dict[str, object] = {}
-
-    def approve() -> None:
-        barrier.wait()
-        try:
-            with database.sessions.begin() as session:
-                service.approve_refund_request(
-                    session,
-                    bought.made.merchant.merchant_id,
-                    request_id,
-                    staff_user_id=bought.made.merchant.owner.user_id,
-                    note="",
-                    providers=make_providers(client.app.state.settings),  # type: ignore[attr-defined]
-                    now=clock(),
-                )
-            outcome["approve"] = "approved"
-        except AdmitError as exc:
-            outcome["approve"] = exc.code
-
-    def check_in() -> None:
-        barrier.wait()
-        with database.sessions.begin() as session:
-            outcome["entry"] = tickets_repo.claim_entry(session, ticket_id)
-
-    threads = [threading.Thread(target=approve), threading.Thread(target=check_in)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    with database.sessions() as session:
-        ticket = session.get_one(Ticket, ticket_id)
-        request = session.get_one(RefundRequest, request_id)
-    if outcome["approve"] == "approved":
-        assert outcome["entry"] is None
-        assert (ticket.status, ticket.entries_used) == (TicketStatus.REVOKED, 0)
-        assert request.status is RefundRequestStatus.APPROVED
-    else:
-        assert outcome == {"approve": "sales.ticket_used", "entry": (1, 1)}
-        assert (ticket.status, ticket.entries_used) == (TicketStatus.VALID, 1)
-        assert request.status is RefundRequestStatus.PENDING
 
 
 def test_two_managers_approving_at_once_refund_once(
     client: TestClient, accounts: AccountFactory, clock: ManualClock, database: Database
 ) -> None:
-    bought = _buy_and_pay(client, accounts, clock, count=1)
-    request_id = _ask(client, bought).json()["id"]
+    bought = buy_and_pay(client, accounts, clock, count=1)
+    request_id = ask(client, bought).json()["id"]
     barrier = threading.Barrier(2)
     codes: list[str] = []
     lock = threading.Lock()
@@ -354,30 +223,30 @@ def test_requests_close_when_admission_starts(
     client: TestClient, accounts: AccountFactory, clock: ManualClock
 ) -> None:
     """The event starts a day after the builders' ``now``: asking is possible until then."""
-    bought = _buy_and_pay(client, accounts, clock, count=1)
+    bought = buy_and_pay(client, accounts, clock, count=1)
     clock.advance(timedelta(days=1))
-    late = _ask(client, bought, item_ids=bought.item_ids)
+    late = ask(client, bought, item_ids=bought.item_ids)
     assert late.status_code == 409
     assert error_code(late) == "sales.refund_window_closed"
     assert late.json()["error"]["detail"]["item_id"] == bought.item_ids[0]
-    assert error_code(_ask(client, bought)) == "sales.nothing_refundable"
+    assert error_code(ask(client, bought)) == "sales.nothing_refundable"
 
 
 def test_a_visit_date_ticket_may_be_asked_back_until_its_day(
     client: TestClient, accounts: AccountFactory, clock: ManualClock
 ) -> None:
-    bought = _buy_and_pay(client, accounts, clock, count=1, needs_visit_date=True)
+    bought = buy_and_pay(client, accounts, clock, count=1, needs_visit_date=True)
     clock.advance(timedelta(days=2))  # the event has started; the visit is on day 3
-    assert _ask(client, bought).status_code == 201
-    other = _buy_and_pay(client, accounts, clock, count=1, needs_visit_date=True)
+    assert ask(client, bought).status_code == 201
+    other = buy_and_pay(client, accounts, clock, count=1, needs_visit_date=True)
     clock.advance(timedelta(days=3))  # the visit day (day 5 of the builders' clock) has begun
-    assert error_code(_ask(client, other)) == "sales.nothing_refundable"
+    assert error_code(ask(client, other)) == "sales.nothing_refundable"
 
 
 def test_the_cutoff_setting_closes_requests_earlier(
     client: TestClient, accounts: AccountFactory, clock: ManualClock, database: Database
 ) -> None:
-    bought = _buy_and_pay(client, accounts, clock, count=1)
+    bought = buy_and_pay(client, accounts, clock, count=1)
     config = SalesSettings(refund_request_cutoff=timedelta(days=2))
     with database.sessions.begin() as session, pytest.raises(AdmitError) as refused:
         service.request_refund(
@@ -395,23 +264,23 @@ def test_the_cutoff_setting_closes_requests_earlier(
 def test_one_pending_request_per_order_and_asking_again_after_a_decision(
     client: TestClient, accounts: AccountFactory, clock: ManualClock
 ) -> None:
-    bought = _buy_and_pay(client, accounts, clock)
-    first = _ask(client, bought, item_ids=bought.item_ids[:1]).json()
-    twice = _ask(client, bought, item_ids=bought.item_ids[1:])
+    bought = buy_and_pay(client, accounts, clock)
+    first = ask(client, bought, item_ids=bought.item_ids[:1]).json()
+    twice = ask(client, bought, item_ids=bought.item_ids[1:])
     assert twice.status_code == 409
     assert error_code(twice) == "sales.refund_already_requested"
     client.post(
         f"/api/merchant/refund-requests/{first['id']}/reject", json={}, headers=bought.manager
     )
-    again = _ask(client, bought, item_ids=bought.item_ids[1:])
+    again = ask(client, bought, item_ids=bought.item_ids[1:])
     assert again.status_code == 201
 
 
 def test_a_visitor_withdraws_a_pending_request(
     client: TestClient, accounts: AccountFactory, clock: ManualClock, database: Database
 ) -> None:
-    bought = _buy_and_pay(client, accounts, clock, count=1)
-    request = _ask(client, bought).json()
+    bought = buy_and_pay(client, accounts, clock, count=1)
+    request = ask(client, bought).json()
     path = f"/api/sales/refund-requests/{request['id']}/withdraw"
     withdrawn = client.post(path, headers=bought.visitor.headers).json()
     assert withdrawn["status"] == "withdrawn"
@@ -422,26 +291,28 @@ def test_a_visitor_withdraws_a_pending_request(
     assert error_code(client.post(path, headers=bought.visitor.headers)) == (
         "sales.refund_request_not_pending"
     )
-    assert _tickets(database, bought.order_id)[bought.item_ids[0]].status is TicketStatus.VALID
+    assert order_tickets(database, bought.order_id)[bought.item_ids[0]].status is TicketStatus.VALID
 
 
 def test_a_free_order_can_be_given_back(
     client: TestClient, accounts: AccountFactory, clock: ManualClock, database: Database
 ) -> None:
-    bought = _buy_and_pay(client, accounts, clock, count=1, price_fen=0)
-    request = _ask(client, bought).json()
+    bought = buy_and_pay(client, accounts, clock, count=1, price_fen=0)
+    request = ask(client, bought).json()
     assert request["amount_fen"] == 0
     approved = client.post(
         f"/api/merchant/refund-requests/{request['id']}/approve", json={}, headers=bought.manager
     )
     assert approved.json()["status"] == "approved"
-    assert _tickets(database, bought.order_id)[bought.item_ids[0]].status is TicketStatus.REVOKED
+    assert (
+        order_tickets(database, bought.order_id)[bought.item_ids[0]].status is TicketStatus.REVOKED
+    )
 
 
 def test_only_the_visitors_own_paid_order_and_its_own_items(
     client: TestClient, accounts: AccountFactory, clock: ManualClock
 ) -> None:
-    bought = _buy_and_pay(client, accounts, clock, count=1)
+    bought = buy_and_pay(client, accounts, clock, count=1)
     stranger = accounts.visitor()
     foreign = client.post(
         f"/api/sales/orders/{bought.order_id}/refund-requests",
@@ -450,12 +321,12 @@ def test_only_the_visitors_own_paid_order_and_its_own_items(
     )
     assert foreign.status_code == 404
     assert error_code(foreign) == "sales.order_not_found"
-    wrong_item = _ask(client, bought, item_ids=[bought.item_ids[0] + 1000])
+    wrong_item = ask(client, bought, item_ids=[bought.item_ids[0] + 1000])
     assert wrong_item.status_code == 422
     assert error_code(wrong_item) == "sales.item_not_refundable"
-    assert _ask(client, bought, item_ids=[]).status_code == 422
-    assert _ask(client, bought, reason="").status_code == 422
-    request = _ask(client, bought).json()
+    assert ask(client, bought, item_ids=[]).status_code == 422
+    assert ask(client, bought, reason="").status_code == 422
+    request = ask(client, bought).json()
     peek = client.get(f"/api/sales/refund-requests/{request['id']}", headers=stranger.headers)
     assert error_code(peek) == "sales.refund_request_not_found"
     unpaid_made = on_sale(client, bought.made.merchant, clock())
@@ -476,8 +347,8 @@ def test_only_the_visitors_own_paid_order_and_its_own_items(
 def test_checkers_may_read_but_not_decide_and_other_merchants_see_nothing(
     client: TestClient, accounts: AccountFactory, clock: ManualClock
 ) -> None:
-    bought = _buy_and_pay(client, accounts, clock, count=1)
-    request = _ask(client, bought).json()
+    bought = buy_and_pay(client, accounts, clock, count=1)
+    request = ask(client, bought).json()
     checker = accounts.staff(bought.made.merchant, MerchantRole.CHECKER)
     listed = client.get("/api/merchant/refund-requests", headers=checker.headers)
     assert [r["id"] for r in listed.json()] == [request["id"]]
@@ -504,27 +375,20 @@ def _refund_directly(client: TestClient, bought: Bought, item_ids: list[int] | N
     )
 
 
-def _read_request(client: TestClient, bought: Bought, request_id: int, language: str) -> Any:
-    return client.get(
-        f"/api/sales/refund-requests/{request_id}",
-        headers={**bought.visitor.headers, "Accept-Language": language},
-    ).json()
-
-
 def test_a_direct_refund_of_the_whole_order_closes_the_pending_request(
     client: TestClient, accounts: AccountFactory, clock: ManualClock
 ) -> None:
-    bought = _buy_and_pay(client, accounts, clock)
-    request = _ask(client, bought, item_ids=bought.item_ids[:1]).json()
+    bought = buy_and_pay(client, accounts, clock)
+    request = ask(client, bought, item_ids=bought.item_ids[:1]).json()
     refund = _refund_directly(client, bought)
     assert refund.status_code == 201, refund.text
 
-    closed = _read_request(client, bought, request["id"], "en")
+    closed = read_request(client, bought, request["id"], "en")
     assert closed["status"] == "superseded"
     assert closed["status_message"] == "Closed: the merchant refunded these tickets directly"
     assert closed["refund_id"] == refund.json()["id"]
     assert closed["decided_at"] is not None
-    zh = _read_request(client, bought, request["id"], "zh-CN")
+    zh = read_request(client, bought, request["id"], "zh-CN")
     assert zh["status_message"] == "商家已直接为这些票办理退款，申请已自动关闭"
     assert client.get("/api/merchant/refund-requests", headers=bought.manager).json() == []
     closed_ones = client.get(
@@ -553,12 +417,12 @@ def test_a_direct_refund_of_the_whole_order_closes_the_pending_request(
 def test_a_direct_refund_of_every_asked_ticket_closes_the_request_and_frees_the_order(
     client: TestClient, accounts: AccountFactory, clock: ManualClock
 ) -> None:
-    bought = _buy_and_pay(client, accounts, clock, count=3)
+    bought = buy_and_pay(client, accounts, clock, count=3)
     asked, rest = bought.item_ids[:2], bought.item_ids[2:]
-    request = _ask(client, bought, item_ids=asked).json()
+    request = ask(client, bought, item_ids=asked).json()
     assert _refund_directly(client, bought, asked).status_code == 201
-    assert _read_request(client, bought, request["id"], "en")["status"] == "superseded"
-    again = _ask(client, bought)
+    assert read_request(client, bought, request["id"], "en")["status"] == "superseded"
+    again = ask(client, bought)
     assert again.status_code == 201, again.text
     assert again.json()["item_ids"] == rest
 
@@ -566,12 +430,12 @@ def test_a_direct_refund_of_every_asked_ticket_closes_the_request_and_frees_the_
 def test_a_direct_refund_of_some_asked_tickets_narrows_the_request_to_the_rest(
     client: TestClient, accounts: AccountFactory, clock: ManualClock, database: Database
 ) -> None:
-    bought = _buy_and_pay(client, accounts, clock, count=3)
+    bought = buy_and_pay(client, accounts, clock, count=3)
     first, second, third = bought.item_ids
-    request = _ask(client, bought, item_ids=[first, second]).json()
+    request = ask(client, bought, item_ids=[first, second]).json()
     assert request["amount_fen"] == 2 * 8800
     assert _refund_directly(client, bought, [first]).status_code == 201
-    narrowed = _read_request(client, bought, request["id"], "en")
+    narrowed = read_request(client, bought, request["id"], "en")
     assert narrowed["status"] == "pending"
     assert (narrowed["item_ids"], narrowed["amount_fen"]) == ([second], 8800)
 
@@ -580,7 +444,7 @@ def test_a_direct_refund_of_some_asked_tickets_narrows_the_request_to_the_rest(
     )
     assert approved.status_code == 200, approved.text
     assert approved.json()["status"] == "approved"
-    tickets = _tickets(database, bought.order_id)
+    tickets = order_tickets(database, bought.order_id)
     assert [tickets[item].status for item in bought.item_ids] == [
         TicketStatus.REVOKED,
         TicketStatus.REVOKED,
@@ -594,11 +458,11 @@ def test_a_direct_refund_of_some_asked_tickets_narrows_the_request_to_the_rest(
 def test_a_direct_refund_of_other_tickets_leaves_the_request_as_it_was(
     client: TestClient, accounts: AccountFactory, clock: ManualClock
 ) -> None:
-    bought = _buy_and_pay(client, accounts, clock)
+    bought = buy_and_pay(client, accounts, clock)
     first, second = bought.item_ids
-    request = _ask(client, bought, item_ids=[first]).json()
+    request = ask(client, bought, item_ids=[first]).json()
     assert _refund_directly(client, bought, [second]).status_code == 201
-    unchanged = _read_request(client, bought, request["id"], "en")
+    unchanged = read_request(client, bought, request["id"], "en")
     assert (unchanged["status"], unchanged["item_ids"]) == ("pending", [first])
     approved = client.post(
         f"/api/merchant/refund-requests/{request['id']}/approve", json={}, headers=bought.manager
@@ -608,29 +472,21 @@ def test_a_direct_refund_of_other_tickets_leaves_the_request_as_it_was(
     assert (order["status"], order["refunded_fen"]) == ("refunded", 2 * 8800)
 
 
-def _revoke(database: Database, bought: Bought, item_ids: list[int], clock: ManualClock) -> None:
-    """A manager revokes these tickets directly (``POST /api/merchant/tickets/revoke``'s
-    service): no refund."""
-    tickets = _tickets(database, bought.order_id)
-    with database.sessions.begin() as session:
-        _revoke_act(bought, [tickets[item_id].id for item_id in item_ids], clock)(session)
-
-
 def test_tickets_revoked_without_a_refund_void_the_pending_request(
     client: TestClient, accounts: AccountFactory, clock: ManualClock, database: Database
 ) -> None:
-    bought = _buy_and_pay(client, accounts, clock)
-    request = _ask(client, bought).json()
+    bought = buy_and_pay(client, accounts, clock)
+    request = ask(client, bought).json()
     clock.advance(timedelta(minutes=5))
     revoked_at = clock()
-    _revoke(database, bought, bought.item_ids, clock)
+    revoke(database, bought, bought.item_ids, clock)
 
-    closed = _read_request(client, bought, request["id"], "en")
+    closed = read_request(client, bought, request["id"], "en")
     assert closed["status"] == "voided"
     assert closed["status_message"] == "Closed: the tickets asked for were voided or used"
     assert closed["refund_id"] is None and closed["decision_note"] == ""
     assert datetime.fromisoformat(closed["decided_at"]) == revoked_at
-    zh = _read_request(client, bought, request["id"], "zh-CN")
+    zh = read_request(client, bought, request["id"], "zh-CN")
     assert zh["status_message"] == "所申请的票已作废或已使用，申请已自动关闭"
     assert client.get("/api/merchant/refund-requests", headers=bought.manager).json() == []
     voided = client.get(
@@ -658,13 +514,13 @@ def test_tickets_revoked_without_a_refund_void_the_pending_request(
 def test_some_tickets_revoked_without_a_refund_narrow_the_request_to_the_rest(
     client: TestClient, accounts: AccountFactory, clock: ManualClock, database: Database
 ) -> None:
-    bought = _buy_and_pay(client, accounts, clock, count=3)
+    bought = buy_and_pay(client, accounts, clock, count=3)
     first, second, third = bought.item_ids
-    request = _ask(client, bought).json()
+    request = ask(client, bought).json()
     assert request["amount_fen"] == 3 * 8800
-    _revoke(database, bought, [second], clock)
+    revoke(database, bought, [second], clock)
 
-    narrowed = _read_request(client, bought, request["id"], "en")
+    narrowed = read_request(client, bought, request["id"], "en")
     assert narrowed["status"] == "pending" and narrowed["decided_at"] is None
     assert (narrowed["item_ids"], narrowed["amount_fen"]) == ([first, third], 2 * 8800)
     approved = client.post(
@@ -682,31 +538,31 @@ def test_a_revocation_also_drops_tickets_used_meanwhile(
 ) -> None:
     """A check-in announces nothing to sales, so a used ticket stays named until something
     happens to the request's tickets; a revocation then settles every ticket it names."""
-    bought = _buy_and_pay(client, accounts, clock, count=3)
+    bought = buy_and_pay(client, accounts, clock, count=3)
     first, second, third = bought.item_ids
-    request = _ask(client, bought).json()
-    _use(database, _tickets(database, bought.order_id)[first].id)
-    assert _read_request(client, bought, request["id"], "en")["item_ids"] == bought.item_ids
-    _revoke(database, bought, [second], clock)
-    narrowed = _read_request(client, bought, request["id"], "en")
+    request = ask(client, bought).json()
+    use(database, order_tickets(database, bought.order_id)[first].id)
+    assert read_request(client, bought, request["id"], "en")["item_ids"] == bought.item_ids
+    revoke(database, bought, [second], clock)
+    narrowed = read_request(client, bought, request["id"], "en")
     assert (narrowed["status"], narrowed["item_ids"], narrowed["amount_fen"]) == (
         "pending",
         [third],
         8800,
     )
-    _revoke(database, bought, [third], clock)
-    assert _read_request(client, bought, request["id"], "en")["status"] == "voided"
+    revoke(database, bought, [third], clock)
+    assert read_request(client, bought, request["id"], "en")["status"] == "voided"
 
 
 def test_revoking_tickets_the_request_does_not_name_leaves_it_alone(
     client: TestClient, accounts: AccountFactory, clock: ManualClock, database: Database
 ) -> None:
-    bought = _buy_and_pay(client, accounts, clock, count=3)
+    bought = buy_and_pay(client, accounts, clock, count=3)
     first, second, third = bought.item_ids
-    request = _ask(client, bought, item_ids=[first, second]).json()
-    _use(database, _tickets(database, bought.order_id)[first].id)
-    _revoke(database, bought, [third], clock)
-    unchanged = _read_request(client, bought, request["id"], "en")
+    request = ask(client, bought, item_ids=[first, second]).json()
+    use(database, order_tickets(database, bought.order_id)[first].id)
+    revoke(database, bought, [third], clock)
+    unchanged = read_request(client, bought, request["id"], "en")
     assert (unchanged["status"], unchanged["item_ids"]) == ("pending", [first, second])
 
 
@@ -715,40 +571,17 @@ def test_a_direct_refund_supersedes_a_request_whose_other_tickets_are_gone(
 ) -> None:
     """Revoked without a refund first (narrowed), then the rest refunded directly: closed as
     superseded by that refund."""
-    bought = _buy_and_pay(client, accounts, clock, count=3)
+    bought = buy_and_pay(client, accounts, clock, count=3)
     first, second, _ = bought.item_ids
-    request = _ask(client, bought, item_ids=[first, second]).json()
-    _revoke(database, bought, [first], clock)
+    request = ask(client, bought, item_ids=[first, second]).json()
+    revoke(database, bought, [first], clock)
     refund = _refund_directly(client, bought, [second])
     assert refund.status_code == 201, refund.text
-    closed = _read_request(client, bought, request["id"], "en")
+    closed = read_request(client, bought, request["id"], "en")
     assert (closed["status"], closed["refund_id"]) == ("superseded", refund.json()["id"])
     with database.sessions() as session:
         stored = session.get_one(RefundRequest, request["id"])
         assert stored.decided_by_user_id == bought.made.merchant.owner.user_id
-
-
-def _race(database: Database, **acts: Callable[[Session], object]) -> dict[str, str]:
-    """Run each act in its own write transaction, all starting at once; what each got: ``ok``
-    or its error code (any other exception leaves its name out)."""
-    barrier = threading.Barrier(len(acts))
-    outcome: dict[str, str] = {}
-
-    def run(name: str, act: Callable[[Session], object]) -> None:
-        barrier.wait()
-        try:
-            with database.sessions.begin() as session:
-                act(session)
-            outcome[name] = "ok"
-        except AdmitError as exc:
-            outcome[name] = exc.code
-
-    threads = [threading.Thread(target=run, args=item) for item in acts.items()]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return outcome
 
 
 def _direct_refund(client: TestClient, bought: Bought, clock: ManualClock) -> Any:
@@ -775,10 +608,10 @@ def test_a_direct_refund_racing_the_approval_refunds_once_and_settles_the_reques
     clock: ManualClock,
     database: Database,
 ) -> None:
-    bought = _buy_and_pay(client, accounts, clock, count=1)
-    request_id = _ask(client, bought).json()["id"]
-    approve = _approve(client, bought, request_id, clock)
-    outcome = _race(database, approve=approve, refund=_direct_refund(client, bought, clock))
+    bought = buy_and_pay(client, accounts, clock, count=1)
+    request_id = ask(client, bought).json()["id"]
+    approve = approve_act(client, bought, request_id, clock)
+    outcome = race(database, approve=approve, refund=_direct_refund(client, bought, clock))
     with database.sessions() as session:
         request = session.get_one(RefundRequest, request_id)
     if outcome["approve"] == "ok":
@@ -800,7 +633,7 @@ def test_a_visitor_asking_while_the_order_is_refunded_never_leaves_a_request_pen
     clock: ManualClock,
     database: Database,
 ) -> None:
-    bought = _buy_and_pay(client, accounts, clock, count=1)
+    bought = buy_and_pay(client, accounts, clock, count=1)
 
     def ask(session: Session) -> object:
         return service.request_refund(
@@ -813,7 +646,7 @@ def test_a_visitor_asking_while_the_order_is_refunded_never_leaves_a_request_pen
             config=SalesSettings(),
         )
 
-    outcome = _race(database, ask=ask, refund=_direct_refund(client, bought, clock))
+    outcome = race(database, ask=ask, refund=_direct_refund(client, bought, clock))
     assert outcome["refund"] == "ok"
     assert outcome["ask"] in {"ok", "sales.order_not_refundable"}
     with database.sessions() as session:
@@ -851,30 +684,6 @@ def receiver_order(request: pytest.FixtureRequest, client: TestClient) -> Iterat
         tickets_revoked.connect(receiver)
 
 
-def _approve(client: TestClient, bought: Bought, request_id: int, clock: ManualClock) -> Any:
-    def act(session: Session) -> object:
-        return service.approve_refund_request(
-            session,
-            bought.made.merchant.merchant_id,
-            request_id,
-            staff_user_id=bought.made.merchant.owner.user_id,
-            note="",
-            providers=make_providers(client.app.state.settings),  # type: ignore[attr-defined]
-            now=clock(),
-        )
-
-    return act
-
-
-def _revoke_act(bought: Bought, ticket_ids: list[int], clock: ManualClock) -> Any:
-    def act(session: Session) -> object:
-        return tickets_service.revoke_tickets(
-            session, bought.made.merchant.merchant_id, ticket_ids, "lost", clock()
-        )
-
-    return act
-
-
 @pytest.mark.parametrize("repeat", range(3))
 def test_a_revocation_racing_the_approval_either_voids_the_request_or_follows_the_refund(
     repeat: int,
@@ -884,14 +693,14 @@ def test_a_revocation_racing_the_approval_either_voids_the_request_or_follows_th
     clock: ManualClock,
     database: Database,
 ) -> None:
-    bought = _buy_and_pay(client, accounts, clock, count=2)
-    request_id = _ask(client, bought).json()["id"]
-    tickets = _tickets(database, bought.order_id)
+    bought = buy_and_pay(client, accounts, clock, count=2)
+    request_id = ask(client, bought).json()["id"]
+    tickets = order_tickets(database, bought.order_id)
     revoked = [tickets[item_id].id for item_id in bought.item_ids]
-    outcome = _race(
+    outcome = race(
         database,
-        approve=_approve(client, bought, request_id, clock),
-        revoke=_revoke_act(bought, revoked, clock),
+        approve=approve_act(client, bought, request_id, clock),
+        revoke=revoke_act(bought, revoked, clock),
     )
     assert outcome["revoke"] == "ok"
     with database.sessions() as session:
@@ -905,7 +714,7 @@ def test_a_revocation_racing_the_approval_either_voids_the_request_or_follows_th
         assert request.status is RefundRequestStatus.VOIDED
         assert (order["status"], order["refunded_fen"]) == ("paid", 0)
     assert request.pending_order_id is None
-    assert {t.status for t in _tickets(database, bought.order_id).values()} == {
+    assert {t.status for t in order_tickets(database, bought.order_id).values()} == {
         TicketStatus.REVOKED
     }
 
@@ -921,10 +730,10 @@ def test_a_revocation_racing_a_refund_of_other_asked_tickets_never_leaves_them_p
 ) -> None:
     """One manager refunds the first ticket while another revokes the second, both asked for:
     whichever lands second closes the request (superseded by the refund, or voided)."""
-    bought = _buy_and_pay(client, accounts, clock, count=2)
+    bought = buy_and_pay(client, accounts, clock, count=2)
     first, second = bought.item_ids
-    request_id = _ask(client, bought).json()["id"]
-    second_ticket = _tickets(database, bought.order_id)[second].id
+    request_id = ask(client, bought).json()["id"]
+    second_ticket = order_tickets(database, bought.order_id)[second].id
 
     def refund(session: Session) -> object:
         return service.refund_order(
@@ -938,7 +747,7 @@ def test_a_revocation_racing_a_refund_of_other_asked_tickets_never_leaves_them_p
             now=clock(),
         )
 
-    outcome = _race(database, refund=refund, revoke=_revoke_act(bought, [second_ticket], clock))
+    outcome = race(database, refund=refund, revoke=revoke_act(bought, [second_ticket], clock))
     assert outcome == {"refund": "ok", "revoke": "ok"}
     with database.sessions() as session:
         request = session.get_one(RefundRequest, request_id)
@@ -958,14 +767,14 @@ def test_a_revocation_racing_the_approval_of_a_narrower_request_refunds_what_is_
 ) -> None:
     """The revoked ticket is one of two asked for: the approval refunds the other one either
     way, and the revoked one only if the approval landed first."""
-    bought = _buy_and_pay(client, accounts, clock, count=2)
+    bought = buy_and_pay(client, accounts, clock, count=2)
     first, second = bought.item_ids
-    request_id = _ask(client, bought).json()["id"]
-    second_ticket = _tickets(database, bought.order_id)[second].id
-    outcome = _race(
+    request_id = ask(client, bought).json()["id"]
+    second_ticket = order_tickets(database, bought.order_id)[second].id
+    outcome = race(
         database,
-        approve=_approve(client, bought, request_id, clock),
-        revoke=_revoke_act(bought, [second_ticket], clock),
+        approve=approve_act(client, bought, request_id, clock),
+        revoke=revoke_act(bought, [second_ticket], clock),
     )
     assert outcome == {"approve": "ok", "revoke": "ok"}
     with database.sessions() as session:
