@@ -82,31 +82,30 @@ class SmsNotSent(Unavailable):
         return {"Retry-After": str(self.retry_after)}
 
 
-def request_login_code(
+@dataclass(frozen=True)
+class StoredCode:
+    """A login code stored by :func:`store_login_code` (not yet committed), and its message."""
+
+    phone: str
+    text: str
+    sent: CodeSent
+
+
+def store_login_code(
     session: Session,
     settings: Settings,
-    sms_sender: SmsSender,
     *,
     phone_text: str,
     client_ip: str,
     language: str,
     now: datetime,
-) -> CodeSent:
-    """Send a fresh login code to a phone, within the per-phone and per-IP limits.
+) -> StoredCode:
+    """Store a fresh login code for a phone, within the per-phone and per-IP limits, and
+    compose its message; the caller commits, and only then sends it (:func:`send_login_code`).
 
     The limits are counted and the code added under the phone's and the address's lock
     (:func:`repo.lock_code_limits`), so concurrent requests cannot all pass one count: a limit
     of 10 sends exactly 10 codes however many requests arrive at once.
-
-    **Commits the session's transaction** before sending: the SMS leaves only once its code is
-    stored, and the gateway's time is spent holding no lock and no write transaction (a slow
-    gateway would otherwise hold the phone's and the address's turn, and on SQLite the write
-    lock, for every request waiting behind it). If the gateway then fails, the code stays
-    stored, live and counted toward every limit, the resend interval included: a failure may
-    still have been delivered (a timeout), and a send that did not count could be retried
-    without limit. The visitor is told so (503 :class:`SmsNotSent`, ``Retry-After`` = the
-    resend interval) and may ask again when the interval has passed; a code that did arrive
-    works until a newer one is sent.
     """
     phone = normalize_phone(phone_text)
     repo.lock_code_limits(session, phone=phone, client_ip=client_ip)
@@ -128,17 +127,53 @@ def request_login_code(
         code=code,
         minutes=minutes,
     )
-    session.commit()
-    try:
-        sms_sender.send(phone, text)
-    except Exception as exc:
-        log.warning("login code not sent", extra={"sms_phone": phone}, exc_info=True)
-        raise SmsNotSent(retry_after=int(settings.otp_resend_interval.total_seconds())) from exc
-    return CodeSent(
+    sent = CodeSent(
         phone=phone,
         expires_in=int(settings.otp_ttl.total_seconds()),
         resend_after=int(settings.otp_resend_interval.total_seconds()),
     )
+    return StoredCode(phone, text, sent)
+
+
+def send_login_code(sms_sender: SmsSender, stored: StoredCode) -> CodeSent:
+    """Send a committed code's SMS. If the gateway fails, the code stays stored, live and
+    counted toward every limit, the resend interval included: a failure may still have been
+    delivered (a timeout), and a send that did not count could be retried without limit. The
+    visitor is told so (503 :class:`SmsNotSent`, ``Retry-After`` = the resend interval) and may
+    ask again when the interval has passed; a code that did arrive works until a newer one is
+    sent."""
+    try:
+        sms_sender.send(stored.phone, stored.text)
+    except Exception as exc:
+        log.warning("login code not sent", extra={"sms_phone": stored.phone}, exc_info=True)
+        raise SmsNotSent(retry_after=stored.sent.resend_after) from exc
+    return stored.sent
+
+
+def request_login_code(
+    session: Session,
+    settings: Settings,
+    sms_sender: SmsSender,
+    *,
+    phone_text: str,
+    client_ip: str,
+    language: str,
+    now: datetime,
+) -> CodeSent:
+    """Send a fresh login code to a phone, within the per-phone and per-IP limits
+    (:func:`store_login_code`, then :func:`send_login_code`).
+
+    **Commits the session's transaction** before sending: the SMS leaves only once its code is
+    stored, and the gateway's time is spent holding no lock and no write transaction (a slow
+    gateway would otherwise hold the phone's and the address's turn, and on SQLite the write
+    lock, for every request waiting behind it). The HTTP endpoint does the same in two steps,
+    so that it also gives back its database turn before the gateway is called.
+    """
+    stored = store_login_code(
+        session, settings, phone_text=phone_text, client_ip=client_ip, language=language, now=now
+    )
+    session.commit()
+    return send_login_code(sms_sender, stored)
 
 
 def _check_code_limits(

@@ -33,6 +33,10 @@ hops and two connection checkouts per request)::
         def work(session: Session, who: MerchantPrincipal) -> CheckinOut:
             ...  # the same rules as a guard: 401/403 before work runs
         return await call.run(work)
+
+An endpoint whose database work is followed by something slow that needs no database (the
+login code's SMS) takes :data:`OwnTransaction` instead of a session: its transaction runs in a
+turn taken for the transaction only, and the slow part runs after the turn is given back.
 """
 
 from __future__ import annotations
@@ -147,6 +151,47 @@ def acting_member(principal: Principal, allowed: frozenset[MerchantRole]) -> Mer
     )
 
 
+async def in_database_turn(gate: RequestGate, work: Callable[[], T]) -> T:
+    """Wait for a database turn on the event loop (:class:`RequestGate`: one of the process's
+    sessions and, on SQLite, the process's writer), run ``work`` in one worker thread, and give
+    the turn back as soon as it returns or raises."""
+    writer: AbstractAsyncContextManager[Any] = (
+        gate.writer if gate.writer is not None else nullcontext()
+    )
+    async with gate.sessions, writer:
+        return await run_in_threadpool(work)
+
+
+@dataclass(frozen=True)
+class OwnWriteTransaction:
+    """For an endpoint whose database work is only part of it (then something slow that needs
+    no database, such as an SMS gateway): instead of a :data:`server.db.DbSession`, which holds
+    the request's database turn (on SQLite the process's writer) until the response, it runs
+    its work in a write transaction of its own within a turn taken for that transaction only::
+
+        @router.post("/code")
+        async def request_code(..., transaction: OwnTransaction) -> Out:
+            stored = await transaction.run(lambda session: store(session, ...))  # committed
+            await run_in_threadpool(send, stored)  # no turn, no transaction held
+    """
+
+    database: Database
+    gate: RequestGate
+
+    async def run(self, work: Callable[[Session], T]) -> T:
+        """Begin a write transaction in the request's turn, run ``work`` and commit (any
+        exception rolls back); the turn is given back as soon as the transaction has ended."""
+        return await in_database_turn(self.gate, lambda: self._transaction(work))
+
+    def _transaction(self, work: Callable[[Session], T]) -> T:
+        with self.database.sessions.begin() as session:
+            return work(session)
+
+
+async def own_transaction(request: Request) -> OwnWriteTransaction:
+    return OwnWriteTransaction(request.app.state.database, get_gate(request))
+
+
 @dataclass(frozen=True)
 class MerchantCall:
     """A merchant write endpoint's caller and database work, run together in one worker-thread
@@ -165,11 +210,7 @@ class MerchantCall:
         begin a write transaction, resolve the token in it (401/403 exactly as the guards
         answer), run ``work`` and commit; any exception rolls back. The turn is given back as
         soon as the transaction has ended."""
-        writer: AbstractAsyncContextManager[Any] = (
-            self.gate.writer if self.gate.writer is not None else nullcontext()
-        )
-        async with self.gate.sessions, writer:
-            return await run_in_threadpool(self._transaction, work)
+        return await in_database_turn(self.gate, lambda: self._transaction(work))
 
     def _transaction(self, work: Callable[[Session, MerchantPrincipal], T]) -> T:
         with self.database.sessions.begin() as session:
@@ -213,6 +254,9 @@ MerchantChecker = Annotated[MerchantPrincipal, Depends(require_merchant_role(Mer
 GateOperator = Annotated[
     MerchantPrincipal, Depends(require_merchant_role(MerchantRole.GATE_OPERATOR))
 ]
+#: A write transaction of the endpoint's own, in a turn taken for it alone: ``await
+#: transaction.run(work)``.
+OwnTransaction = Annotated[OwnWriteTransaction, Depends(own_transaction)]
 #: A checker's (or manager's) write call in one thread hop: ``await call.run(work)``.
 CheckerCall = Annotated[MerchantCall, Depends(merchant_call(MerchantRole.CHECKER))]
 
@@ -226,11 +270,14 @@ __all__ = [
     "MerchantMember",
     "MerchantPrincipal",
     "OptionalPrincipal",
+    "OwnTransaction",
+    "OwnWriteTransaction",
     "PlatformAdmin",
     "Principal",
     "Visitor",
     "acting_member",
     "current_principal",
+    "in_database_turn",
     "merchant_call",
     "optional_principal",
     "require_merchant_role",

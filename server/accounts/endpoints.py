@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from fastapi import APIRouter, Response, status
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
 from server.accounts import auth, service
@@ -14,6 +15,7 @@ from server.accounts.dependencies import (
     CurrentPrincipal,
     MerchantManager,
     MerchantMember,
+    OwnTransaction,
     PlatformAdmin,
     Visitor,
 )
@@ -98,25 +100,33 @@ def _staff_out(membership: Membership) -> StaffOut:
 
 
 @auth_router.post("/code", status_code=status.HTTP_202_ACCEPTED)
-def request_code(
+async def request_code(
     body: CodeRequest,
-    session: DbSession,
+    transaction: OwnTransaction,
     settings: AppSettings,
     sms: AppSmsSender,
     client_ip: ClientIp,
     language: Language,
     now: Now,
 ) -> CodeRequested:
-    """Send a one-time login code by SMS (1 per minute and 10 per day per phone)."""
-    sent = auth.request_login_code(
-        session,
-        settings,
-        sms,
-        phone_text=body.phone,
-        client_ip=client_ip,
-        language=language,
-        now=now,
-    )
+    """Send a one-time login code by SMS (1 per minute and 10 per day per phone).
+
+    The code is stored and committed in a transaction of its own, in a database turn taken for
+    that transaction only; the SMS gateway is called after the turn is given back, so a slow
+    gateway holds no turn (on SQLite: the process's writer) from other requests."""
+
+    def store(session: Session) -> auth.StoredCode:
+        return auth.store_login_code(
+            session,
+            settings,
+            phone_text=body.phone,
+            client_ip=client_ip,
+            language=language,
+            now=now,
+        )
+
+    stored = await transaction.run(store)
+    sent = await run_in_threadpool(auth.send_login_code, sms, stored)
     return CodeRequested(
         phone=sent.phone, expires_in=sent.expires_in, resend_after=sent.resend_after
     )

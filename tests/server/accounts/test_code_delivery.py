@@ -1,10 +1,12 @@
-"""A login code's SMS leaves after the code is committed: the gateway's time holds no lock and no
-write transaction, and a failed send leaves a stored code that counts toward every limit (503
-``accounts.sms_not_sent``, ask again after the resend interval); on SQLite and PostgreSQL."""
+"""A login code's SMS leaves after the code is committed: the gateway's time holds no lock, no
+write transaction and no database turn of the server process, and a failed send leaves a stored
+code that counts toward every limit (503 ``accounts.sms_not_sent``, ask again after the resend
+interval); on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -18,7 +20,7 @@ from sqlalchemy.orm import Session
 from server.accounts import auth
 from server.accounts.models import OneTimeCode
 from server.clock import ManualClock
-from server.db import Database
+from server.db import Database, RequestGate
 from server.errors import RateLimited
 from server.settings import Settings
 from server.sms import OutboxSmsSender
@@ -117,6 +119,55 @@ def test_a_slow_gateway_does_not_hold_the_addresses_turn(
     with database.sessions.begin() as session:
         _request(session, settings, gateway, clock)
     assert [message.phone for message in gateway.meanwhile.messages] == [OTHER_PHONE]
+    assert (_codes_stored(database, PHONE), _codes_stored(database, OTHER_PHONE)) == (1, 1)
+
+
+@dataclass
+class BlockingGateway:
+    """Holds the send to ``PHONE`` until the test releases it (or, so that a broken server
+    fails the test instead of hanging it, until a minute has passed: ``gave_up``); other
+    phones pass at once."""
+
+    sending: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
+    gave_up: bool = False
+    delivered: list[str] = field(default_factory=list)
+
+    def send(self, phone: str, text: str) -> None:
+        if phone == PHONE:
+            self.sending.set()
+            self.gave_up = not self.release.wait(timeout=60)
+        self.delivered.append(phone)
+
+
+def test_the_endpoint_gives_its_database_turn_back_before_the_gateway(
+    app: FastAPI, client: TestClient, database: Database
+) -> None:
+    """While the gateway holds the first visitor's SMS, another write request of the same
+    process runs to its end. The process gets one database turn (on SQLite the writer is one
+    turn anyway), so on PostgreSQL too the second request would wait if the first still held
+    its turn."""
+    gateway = BlockingGateway()
+    app.state.sms_sender = gateway
+    app.state.database_gate = RequestGate(database.dialect, sessions=1)
+    answers: dict[str, int] = {}
+
+    def first_visitor() -> None:
+        answers["first"] = client.post("/api/auth/code", json={"phone": PHONE}).status_code
+
+    first = threading.Thread(target=first_visitor)
+    first.start()
+    try:
+        assert gateway.sending.wait(timeout=60)
+        second = client.post("/api/auth/code", json={"phone": OTHER_PHONE})
+        first_still_sending = first.is_alive() and not gateway.release.is_set()
+        assert (second.status_code, gateway.delivered) == (202, [OTHER_PHONE])
+    finally:
+        gateway.release.set()
+        first.join()
+    assert first_still_sending and not gateway.gave_up
+    assert answers == {"first": 202}
+    assert gateway.delivered == [OTHER_PHONE, PHONE]
     assert (_codes_stored(database, PHONE), _codes_stored(database, OTHER_PHONE)) == (1, 1)
 
 
