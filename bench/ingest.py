@@ -13,9 +13,10 @@ it; the clock starts when they start. Side by side, against that broker and load
   receipt); measured before every round of bridge runs and once more at the end, and each
   bridge run is compared with the higher of the bare runs around it (``--rounds N`` plays
   everything N times and reports medians: on a shared machine the ceiling moves);
-- the real bridge (``FleetBridge``, every thread of it) in 1 and in 2 server processes sharing
-  the subscription, into a SQLite file and into PostgreSQL (ADMIT_BENCH_DATABASE_URL, else the
-  local test server when it answers), each run on a fresh database.
+- the real bridge (``FleetBridge``, every thread of it, with the server's settings and process
+  tuning) in 1 and in 2 server processes sharing the subscription, into a SQLite file and into
+  PostgreSQL (ADMIT_BENCH_DATABASE_URL, else the local test server when it answers), each run
+  on a fresh database.
 
 A bridge run's figure is scans per second until the last scan is committed; beside it, until
 every gate has heard a ScanAck for each of its scans (end to end: the kiosk may drop them), and
@@ -73,6 +74,7 @@ from server.fleet import metrics
 from server.fleet.bridge import RECEIVE_MAXIMUM, FleetBridge
 from server.fleet.models import EnrollmentState, Gate, GateDirection, GateScan
 from server.fleet.settings import FleetSettings
+from server.process import freeze_startup_objects, shorten_gil_switch_interval
 from server.tickets.models import Ticket, TicketStatus
 
 SITE = "bench-site"
@@ -456,9 +458,11 @@ def serve_bridge(
     stored: Synchronized[int],
     checkins: Synchronized[int],
 ) -> None:
-    """One server instance: the real bridge, every thread of it, until ``stop``; reports its
-    counters through shared memory (the bench reads no database while it runs)."""
+    """One server instance: the real bridge, every thread of it, until ``stop``, in a process
+    tuned as ``admit server`` tunes its own (:mod:`server.process`); reports its counters
+    through shared memory (the bench reads no database while it runs)."""
     import_all_models()
+    shorten_gil_switch_interval()
     database = Database.connect(url)
     settings = FleetSettings(
         mqtt_bridge=True,
@@ -468,6 +472,7 @@ def serve_bridge(
         mqtt_share_group=share_group,
     )
     bridge = FleetBridge(database, settings, clock=lambda: datetime.now(UTC)).start()
+    freeze_startup_objects()
     if bridge.wait_connected(10):
         ready.set()
     while not stop.wait(POLL_SECONDS):

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -31,12 +29,10 @@ from server.errors import install_error_handlers
 from server.features import Feature, PeriodicJob, ServerContext, discover_features
 from server.i18n import language_from_accept_language
 from server.logs import request_id_var
+from server.process import freeze_startup_objects, shorten_gil_switch_interval
 from server.routing import PathFilteredRouter
 from server.settings import Settings, get_settings
 from server.sms import SmsSender, make_sms_sender
-
-#: Seconds a thread runs before it must offer the GIL to another (Python's default: 0.005).
-GIL_SWITCH_INTERVAL_S = 0.0005
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("server.access")
@@ -141,26 +137,13 @@ async def _run_periodically(job: PeriodicJob, context: ServerContext) -> None:
             log.exception("periodic job %s failed", job.name)
 
 
-def _freeze_startup_objects() -> None:
-    """Move everything built at start-up (modules, the app, SQLAlchemy's mappers: some 165,000
-    objects) out of the cyclic garbage collector's reach. A full collection walks every tracked
-    object, 125-145 ms here, and one ran about every 20 s of check-ins at 150/s: a pause that
-    lands on every request in flight (the p99). Frozen objects are still freed by reference
-    counting; only cycles among them would stay, which is why only the server process freezes
-    (``create_app(freeze_gc=True)`` in :mod:`server.asgi`), not tests that build many apps."""
-    gc.collect()
-    gc.freeze()
-
-
 @contextlib.asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     context: ServerContext = app.state.context
     features: list[Feature] = app.state.features
     # Sync endpoints and dependencies share this many threads; server.db sizes its pools above it.
     anyio.to_thread.current_default_thread_limiter().total_tokens = WORKER_THREADS
-    # A request hops between the event loop and worker threads several times; with Python's
-    # default 5 ms switch interval each hop can wait that long for the GIL.
-    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
+    shorten_gil_switch_interval()
     await run_in_threadpool(prepare_schema, context.settings, context.database)
     tasks: list[asyncio.Task[None]] = []
     try:
@@ -176,7 +159,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
                 ]
             log.info("server started", extra={"features": [f.name for f in features]})
             if app.state.freeze_gc:
-                _freeze_startup_objects()
+                freeze_startup_objects()
             yield
             for task in tasks:
                 task.cancel()
@@ -195,7 +178,7 @@ def create_app(
 ) -> FastAPI:
     """Build the server app. Pass ``clock``/``sms_sender``/``database`` to replace the defaults;
     ``freeze_gc`` (the server process) freezes the start-up objects for the garbage collector
-    once the lifespan has started (:func:`_freeze_startup_objects`)."""
+    once the lifespan has started (:func:`server.process.freeze_startup_objects`)."""
     settings = settings or get_settings()
     database = database or Database.connect(settings.database_url)
     context = ServerContext(

@@ -3,15 +3,16 @@ violations surface where they happen (callers wrap inserts that may collide in a
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, or_, select, update
+from sqlalchemy import Table, bindparam, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
-from server.sqlbatch import one_of
+from server.sqlbatch import is_postgresql, one_of
 from server.tenancy import get_owned, scoped_select
 from server.tickets.models import (
     SigningKeyState,
@@ -246,22 +247,34 @@ _CHECKIN_COLUMNS = (
     Ticket.code_hash,
 )
 
-#: Built once: the bulk gate path sets counters it computed under the rows' locks.
-_SET_ENTRY_COUNTERS = (
-    update(_TICKET_TABLE)
-    .where(_TICKET_TABLE.c.id == bindparam("ticket_id"))
-    .values(entries_used=bindparam("used"), last_entry_no=bindparam("last"))
+#: The bulk gate path sets counters it computed under the rows' locks; rows are JSON
+#: ``[[ticket id, entries used, last entry no], ...]``.
+_SET_ENTRY_COUNTERS_POSTGRESQL = text(
+    "UPDATE tickets SET entries_used = (c.value->>1)::integer,"
+    " last_entry_no = (c.value->>2)::integer"
+    " FROM json_array_elements(CAST(:rows AS json)) AS c"
+    " WHERE tickets.id = (c.value->>0)::integer"
+)
+_SET_ENTRY_COUNTERS_SQLITE = text(
+    "UPDATE tickets SET entries_used = c.used, last_entry_no = c.last"
+    " FROM (SELECT value->>0 AS id, value->>1 AS used, value->>2 AS last"
+    " FROM json_each(:rows)) AS c"
+    " WHERE tickets.id = c.id"
 )
 
 
 def set_entry_counters(session: Session, counters: Sequence[tuple[int, int, int]]) -> None:
     """Set (ticket id, entries used, last entry number) for tickets locked by
-    :func:`lock_tickets_for_checkin` in this transaction."""
-    if counters:
-        session.connection().execute(
-            _SET_ENTRY_COUNTERS,
-            [{"ticket_id": id_, "used": used, "last": last} for id_, used, last in counters],
-        )
+    :func:`lock_tickets_for_checkin` in this transaction: one UPDATE from the rows as JSON,
+    whatever their number (one statement per ticket cost the database a parse, plan and
+    round trip each: most of the gate check-in stage's time on PostgreSQL)."""
+    if not counters:
+        return
+    rows = json.dumps([[id_, used, last] for id_, used, last in counters])
+    statement = (
+        _SET_ENTRY_COUNTERS_POSTGRESQL if is_postgresql(session) else _SET_ENTRY_COUNTERS_SQLITE
+    )
+    session.connection().execute(statement, {"rows": rows})
 
 
 def release_entry(session: Session, ticket_id: int) -> None:
