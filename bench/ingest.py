@@ -190,19 +190,26 @@ def scan_payloads(key: str, scans: int) -> list[bytes]:
 
 
 class AckTracker:
-    """Which of one gate's scans a ScanAck (ids or watermark) has covered."""
+    """Which of one gate's scans a ScanAck (ids or watermark) has covered. Linear in the acks:
+    the simulated gates share the cores with the bridge they measure (a gate's own kiosk
+    would not)."""
 
     def __init__(self, scans: int, on_complete: Callable[[], None]) -> None:
-        self.waiting = {f"{seq:06d}": seq for seq in range(1, scans + 1)}
+        self.waiting = set(range(1, scans + 1))
+        #: Every seq below this is known covered (by a watermark or an id).
+        self.covered_below = 1
         self.on_complete = on_complete
 
     def on_ack(self, payload: bytes) -> None:
         ack = json.loads(payload)
         for scan_id in ack["scan_ids"]:
-            self.waiting.pop(scan_id.rpartition(".")[2], None)
-        self.waiting = {k: seq for k, seq in self.waiting.items() if seq > ack["watermark"]}
+            self.waiting.discard(int(scan_id.rpartition(".")[2]))
+        for seq in range(self.covered_below, ack["watermark"] + 1):
+            self.waiting.discard(seq)
+        self.covered_below = max(self.covered_below, ack["watermark"] + 1)
         if not self.waiting:
             self.on_complete()
+            self.on_complete = lambda: None
 
 
 def publish_gates(
