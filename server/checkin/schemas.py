@@ -10,10 +10,10 @@ from protocol.codes import format_code
 from server.checkin.messages import reason_message_id
 from server.checkin.models import (
     CheckinMethod,
-    CheckinRecord,
     CheckinResult,
     CheckinSource,
     Direction,
+    LoggedRecord,
 )
 from server.checkin.repository import CheckerTotals
 from server.checkin.service import Outcome
@@ -166,7 +166,9 @@ class RecordOut(BaseModel):
     received_at: datetime
 
     @classmethod
-    def of(cls, record: CheckinRecord) -> RecordOut:
+    def of(cls, record: LoggedRecord) -> RecordOut:
+        """Every column but the merchant (tests/server/checkin/test_record_shapes.py keeps
+        this, :class:`StoredRecord` and :class:`CheckinRecord` in step)."""
         return cls.model_validate(record, from_attributes=True)
 
 
