@@ -73,6 +73,18 @@ class GateScanEntry:
     code: str | None = None
     #: The scan id of the admission a ``not_passed`` rejection annuls.
     annuls: str | None = None
+    #: When the server received the scan (the bridge's receipt), if known.
+    received_at: datetime | None = None
+
+    @property
+    def happened_at(self) -> datetime:
+        """When the scan happened, as well as the server can tell: the gate's time, but never
+        after the server received it (a gate whose clock runs ahead stamps its scans in the
+        future; judged by that time, a ticket whose window was open would be flagged
+        ``expired``). The gate's own stamp stays in the gate's scan row."""
+        if self.received_at is not None and self.scanned_at > self.received_at:
+            return self.received_at
+        return self.scanned_at
 
 
 @dataclass
@@ -115,7 +127,7 @@ def gate_attempt(entry: GateScanEntry, ticket_found: bool, now: datetime) -> tup
     attempt = Attempt(
         method=CheckinMethod.CREDENTIAL if entry.ticket_id is not None else CheckinMethod.CODE,
         direction=Direction(entry.direction),
-        scanned_at=entry.scanned_at,
+        scanned_at=entry.happened_at,
         received_at=now,
         offline=entry.offline,
         scan_id=entry.scan_id,
@@ -237,7 +249,7 @@ def _planned_values(
         )
     if attempt.direction is Direction.OUT:
         return record_values(merchant_id, actor, attempt, ticket, None, reason=reason)
-    refusal = entry_refusal(ticket_facts(ticket), entry.scanned_at)
+    refusal = entry_refusal(ticket_facts(ticket), attempt.scanned_at)
     if refusal is not None:
         return record_values(
             merchant_id, actor, attempt, ticket, None, conflict_reason=refusal, reason=reason

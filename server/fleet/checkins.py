@@ -30,6 +30,7 @@ def record_pending_checkins(session: Session, *, limit: int, now: datetime) -> i
             gate_id=row.gate_id,
             scan_id=row.scan_id,
             scanned_at=row.scanned_at,
+            received_at=row.received_at,
             offline=row.offline,
             direction=row.direction,
             gate_decision=row.decision,

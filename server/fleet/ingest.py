@@ -57,6 +57,9 @@ class BatchOutcome:
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: A scan stamped later than its receipt by more than this counts as from a gate whose clock
+#: runs ahead (metrics.SCANS_CLOCK_AHEAD); below it, ordinary skew between two NTP clocks.
+CLOCK_AHEAD_TOLERANCE_MS = 2_000
 
 
 def _from_ms(ms: int) -> datetime:
@@ -175,6 +178,13 @@ def _store_scans(
         gate, unique = gates[key], scans[key]
         fresh = [scan for scan in unique.values() if (gate.id, scan.scan_id) in new]
         outcome.counts[metrics.SCANS_STORED] += len(fresh)
+        ahead = sum(1 for scan in fresh if scan.scanned_at > ts + CLOCK_AHEAD_TOLERANCE_MS)
+        if ahead:
+            outcome.counts[metrics.SCANS_CLOCK_AHEAD] += ahead
+            log.warning(
+                "scans stamped after they were received: the gate's clock runs ahead",
+                extra={"gate": gate.key, "scans": ahead},
+            )
         outcome.counts[metrics.SCANS_DUPLICATE] += received[key] - len(fresh)
         outcome.checkins_pending += len(fresh)
         if live:

@@ -13,6 +13,9 @@ from collections import Counter
 RECEIVED = "received"
 SCANS_STORED = "scans_stored"
 SCANS_DUPLICATE = "scans_duplicate"
+#: new scans stamped later than the bridge received them (beyond ``CLOCK_AHEAD_TOLERANCE_MS``):
+#: the gate's clock runs ahead (the check-in log takes the receipt time as the scan's)
+SCANS_CLOCK_AHEAD = "scans_clock_ahead"
 STATUSES = "statuses"
 RESULTS = "command_results"
 TELEMETRY = "telemetry"
@@ -40,6 +43,7 @@ ALL = (
     RECEIVED,
     SCANS_STORED,
     SCANS_DUPLICATE,
+    SCANS_CLOCK_AHEAD,
     STATUSES,
     RESULTS,
     TELEMETRY,

@@ -266,6 +266,7 @@ _PENDING_COLUMNS = (
     GateScan.gate_id,
     GateScan.scan_id,
     GateScan.scanned_at,
+    GateScan.received_at,
     GateScan.offline,
     GateScan.direction,
     GateScan.decision,

@@ -113,6 +113,30 @@ def test_offline_admissions_beyond_the_allowance_are_stored_and_flagged(
     assert offline.scanned_at == clock() - timedelta(hours=1)
 
 
+def test_a_scan_stamped_after_the_server_received_it_is_judged_at_its_receipt(
+    database: Database, accounts: AccountFactory, clock: ManualClock
+) -> None:
+    """A gate whose clock runs ahead stamps its scans in the future. Judged by that stamp, an
+    admission inside the ticket's window would be flagged ``expired``; a scan cannot have
+    happened after the server received it, so the log takes the receipt time instead."""
+    shop = accounts.merchant()
+    closes = clock() + timedelta(hours=1)
+    kind = FakeTicketType(entries_allowed=1, valid_until=closes)
+    first, second = issue(database, shop.merchant_id, count=2, now=clock(), ticket_type=kind)
+    received, stamped = clock(), clock() + timedelta(days=3)
+    with database.sessions.begin() as session:
+        known = _entry(
+            shop.merchant_id, stamped, ticket_id=first.id, scan_id="k", received_at=received
+        )
+        logged = gate_scans.record_gate_scan(session, known, clock())
+        unknown = _entry(shop.merchant_id, stamped, ticket_id=second.id, scan_id="u")
+        unbounded = gate_scans.record_gate_scan(session, unknown, clock())
+    assert (logged.conflict, logged.entry_no, logged.scanned_at) == (False, 1, received)
+    assert known.happened_at == received and unknown.happened_at == stamped
+    # Without the receipt time the gate's stamp is all there is, and it is past the window.
+    assert (unbounded.conflict, unbounded.conflict_reason) == (True, reasons.EXPIRED)
+
+
 def test_gate_admissions_of_revoked_or_unknown_tickets_are_conflicts(
     database: Database, accounts: AccountFactory, clock: ManualClock, record: Recorder
 ) -> None:

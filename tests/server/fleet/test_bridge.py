@@ -142,6 +142,43 @@ def test_scan_rows_keep_original_time_offline_flag_and_rejections(
     assert record.conflict is False
 
 
+def test_a_scan_stamped_after_its_receipt_is_counted_and_logged_at_its_receipt(
+    world: FleetWorld,
+    bridge: FleetBridge,
+    database: Database,
+    kiosks: list[FakeKiosk],
+    mqtt_url: str,
+) -> None:
+    """A gate whose clock runs ahead: the gate's scan row keeps its stamp, the bridge counts it
+    (``scans_clock_ahead``), and the check-in log takes the time the server received it."""
+    kiosk = _kiosk(world, kiosks, mqtt_url, "north-1")
+    server_ms = int(bridge.clock().timestamp() * 1000)
+    days_ahead = kiosk.scan(
+        decision="rejected", reason="already_used", scanned_at=server_ms + 3 * 86_400_000
+    )
+    on_time = kiosk.scan(decision="rejected", reason="already_used", scanned_at=server_ms - 500)
+    kiosk.send(days_ahead)
+    kiosk.send(on_time)
+    wait_until(lambda: {days_ahead.scan_id, on_time.scan_id} <= kiosk.acked_ids(), "acks")
+    wait_until(lambda: bridge.metrics.count("scans_clock_ahead") == 1, "the scan ahead counted")
+
+    def logged() -> dict[str | None, CheckinRecord]:
+        with database.sessions() as session:
+            return {record.scan_id: record for record in session.scalars(select(CheckinRecord))}
+
+    wait_until(lambda: len(logged()) == 2, "both scans in the check-in log")
+    with database.sessions() as session:
+        rows = session.execute(select(GateScan.scan_id, GateScan.scanned_at)).tuples()
+        stamps = {scan_id: scanned_at for scan_id, scanned_at in rows}
+        received = session.scalar(
+            select(GateScan.received_at).where(GateScan.scan_id == days_ahead.scan_id)
+        )
+    records = logged()
+    assert int(stamps[days_ahead.scan_id].timestamp() * 1000) == days_ahead.scanned_at
+    assert records[days_ahead.scan_id].scanned_at == received
+    assert int(records[on_time.scan_id].scanned_at.timestamp() * 1000) == on_time.scanned_at
+
+
 def test_status_and_last_will_reach_the_registry(
     world: FleetWorld, bridge: FleetBridge, kiosks: list[FakeKiosk], mqtt_url: str
 ) -> None:
