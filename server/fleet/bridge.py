@@ -74,6 +74,8 @@ QUEUE_LIMIT = 20000
 RECEIVE_MAXIMUM = 10000
 RETRY_DELAY = 1.0
 CHECKIN_BATCH = 500
+#: What the check-in stage records at a time while ingestion is busy.
+CHECKIN_BURST_BATCH = 100
 CHECKIN_SWEEP_SECONDS = 1.0
 CHECKIN_YIELD_SECONDS = 0.05
 #: Scans arrived this recently: a burst is on, and the check-in stage gives way to it.
@@ -371,20 +373,22 @@ class FleetBridge:
             )
             if busy and time.monotonic() - last_batch < CHECKIN_MAX_DEFER_SECONDS:
                 # Ingestion first: kiosks wait for acks; the check-in log catches up after a
-                # burst, and records a batch at least every CHECKIN_MAX_DEFER_SECONDS meanwhile.
+                # burst, and records a small batch at least every CHECKIN_MAX_DEFER_SECONDS
+                # meanwhile (the log keeps moving; on SQLite a short write transaction).
                 self._stopping.wait(CHECKIN_YIELD_SECONDS)
                 continue
             last_batch = time.monotonic()
+            limit = CHECKIN_BURST_BATCH if busy else CHECKIN_BATCH
             try:
                 with self.database.sessions.begin() as session:
-                    done = record_pending_checkins(session, limit=CHECKIN_BATCH, now=self.clock())
+                    done = record_pending_checkins(session, limit=limit, now=self.clock())
             except Exception:
                 self.metrics.add(metrics.STORE_ERRORS)
                 log.exception("recording gate admissions in the check-in log failed")
                 done = 0
                 self._stopping.wait(RETRY_DELAY)
             self.metrics.add(metrics.CHECKINS_RECORDED, done)
-            if done < CHECKIN_BATCH:
+            if done < limit:
                 self._checkins_waiting.wait(CHECKIN_SWEEP_SECONDS)
                 self._checkins_waiting.clear()
 
