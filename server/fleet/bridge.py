@@ -11,8 +11,8 @@ Threads (one bridge per server instance):
   for committed scans;
 - the check-in stage records stored scans in the check-in log (:mod:`server.fleet.checkins`),
   off the acknowledgement path; during a burst (messages waiting, a batch being stored, or a
-  message received in the last ``CHECKIN_QUIET_SECONDS``) it records one batch a second and
-  catches up when the burst ends;
+  message received in the last ``CHECKIN_QUIET_SECONDS``) it records one small batch
+  (``CHECKIN_BURST_BATCH``) a second and catches up when the burst ends;
 - the list publisher waits for committed list changes (or a periodic sweep, for changes made by
   other processes) and publishes ``list_update`` deltas and the retained ``list_announce``,
   then gossips queued staff check-ins to the gates (:mod:`server.fleet.staff_admissions`) and
