@@ -33,6 +33,7 @@ its own process). Guards resolve the caller in their own short read (:meth:`Data
 from __future__ import annotations
 
 import enum
+import hashlib
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
@@ -54,6 +55,8 @@ from sqlalchemy import (
     create_engine,
     event,
     exc,
+    func,
+    select,
     text,
 )
 from sqlalchemy.engine import make_url
@@ -396,3 +399,17 @@ DbSession = Annotated[Session, Depends(get_session, scope="function")]
 WriteSession = Annotated[Session, Depends(get_write_session, scope="function")]
 #: The app's :class:`Database`.
 AppDatabase = Annotated[Database, Depends(get_database)]
+
+
+def advisory_key(kind: str, value: str) -> int:
+    """A stable signed 64-bit key for ``pg_advisory_xact_lock`` (the same in every process,
+    unlike ``hash()``); a collision only makes two unrelated transactions wait for each other."""
+    digest = hashlib.sha256(f"admit.{kind}:{value}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def hold_advisory_lock(session: Session, kind: str, value: str) -> None:
+    """PostgreSQL: hold the lock named ``kind``/``value`` until the transaction ends. SQLite:
+    nothing to do, a write transaction already holds the database's write lock."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(advisory_key(kind, value))))

@@ -3,7 +3,6 @@ constraint violations surface inside the request that caused them."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,6 +20,7 @@ from server.accounts.models import (
     PasswordFailure,
     User,
 )
+from server.db import hold_advisory_lock
 from server.tenancy import get_owned, scoped_select
 
 # --- users -------------------------------------------------------------------------------------
@@ -268,17 +268,8 @@ def lock_code_limits(session: Session, *, phone: str, client_ip: str) -> None:
     so hold it for the count and the insert only: the SMS goes out after the commit
     (:func:`server.accounts.auth.request_login_code`).
     """
-    if session.get_bind().dialect.name != "postgresql":
-        return
-    for key in (_advisory_key("otp.phone", phone), _advisory_key("otp.ip", client_ip)):
-        session.execute(select(func.pg_advisory_xact_lock(key)))
-
-
-def _advisory_key(kind: str, value: str) -> int:
-    """A stable signed 64-bit key for ``pg_advisory_xact_lock`` (the same in every process,
-    unlike ``hash()``); a collision only makes two unrelated requests wait for each other."""
-    digest = hashlib.sha256(f"admit.{kind}:{value}".encode()).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)
+    hold_advisory_lock(session, "otp.phone", phone)
+    hold_advisory_lock(session, "otp.ip", client_ip)
 
 
 def count_codes_for_phone_since(session: Session, phone: str, since: datetime) -> int:

@@ -20,6 +20,7 @@ from server.checkin.models import (
     CheckinSource,
     StoredRecord,
 )
+from server.db import hold_advisory_lock
 from server.sqlbatch import BatchInsert, one_of
 from server.tenancy import get_owned, scoped_select
 from server.tickets.models import Ticket
@@ -32,6 +33,16 @@ guard.install()
 _RECORD_TABLE = cast(Table, CheckinRecord.__table__)
 #: Check-in's hot path writes its row with one Core INSERT (no unit-of-work flush).
 _INSERT_RECORD = insert(_RECORD_TABLE).returning(_RECORD_TABLE.c.id)
+
+
+def hold_staff_admission_order(session: Session, merchant_id: int) -> None:
+    """Take the merchant's staff check-in turn until the transaction ends (PostgreSQL; SQLite's
+    writers take turns anyway). Record ids are taken at insert, not at commit: without the turn
+    two staff admissions could commit in the other order, and the gates' chain of staff
+    admissions (:mod:`server.fleet.staff_admissions`: each names the one before it, by record
+    id) would skip the one committed late. Taken before the ticket is claimed, so that a
+    transaction checking several tickets never holds a ticket while waiting for the turn."""
+    hold_advisory_lock(session, "checkin.staff", str(merchant_id))
 
 
 def add_record(session: Session, values: dict[str, Any]) -> StoredRecord:

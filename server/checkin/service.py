@@ -113,9 +113,13 @@ def check_in(
 ) -> Outcome:
     """Admit or refuse ``ticket`` and log it; never beyond the ticket's allowance. Staff
     admissions and exits are announced (:data:`server.signals.staff_checked_in`) so the gates
-    count them too."""
+    count them too, and commit in record id order
+    (:func:`server.checkin.repository.hold_staff_admission_order`)."""
+    staff = actor.source is not CheckinSource.GATE
+    if staff:
+        repo.hold_staff_admission_order(session, merchant_id)
     outcome = _decide_and_log(session, merchant_id, ticket, actor, attempt)
-    if outcome.admitted and actor.source is not CheckinSource.GATE:
+    if outcome.admitted and staff:
         signals.staff_checked_in.send(session, [outcome.record])
     return outcome
 

@@ -37,10 +37,13 @@ reports it in its status.
 every message of that ticket: a gate keeps the highest count a peer reported, so a check-in
 that reaches the server late (an offline checker app syncing) can only raise it.
 
-Record ids are taken when a check-in is inserted, not when it commits: on PostgreSQL a check-in
-committed a moment after a later one was already gossiped gets a ``prev`` the gate has passed.
-It is still published and recorded; only a gate that loses it with its session in that moment
-would not be resent it (the server flags its admission as a conflict, as before).
+Record ids are taken when a check-in is inserted, not when it commits. Were two staff
+admissions to commit in the other order on PostgreSQL, the later one could be gossiped first
+with a ``prev`` that skips the earlier one, and a gate that lost the earlier one with its
+session would hold a ``staff_seq`` past it and never be resent it. So a staff check-in takes
+its merchant's turn before it claims the ticket and holds it until the commit
+(:func:`server.checkin.repository.hold_staff_admission_order`): a merchant's staff admissions
+commit in record id order. SQLite's writers take turns anyway.
 """
 
 from __future__ import annotations
