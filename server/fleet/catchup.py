@@ -37,6 +37,10 @@ to that gate for ``catchup_interval``; after that it is resent from what the gat
 status without ``staff_seq`` (a kiosk older than it) is never answered, so old kiosks cause no
 resends at all. :func:`plan_staff_catchup` is the decision.
 
+With several server instances, every bridge hears every status; each pass first claims the
+gates it would answer (``fleet_catchup_claims``): a gate claimed by another instance within
+``catchup_interval`` is left to it (and kept in mind, in case that instance stops).
+
 :func:`plan_catchup`, :func:`plan_staff_catchup` and :class:`CatchupLimiter` are pure (the
 clock is passed in).
 """
@@ -293,6 +297,10 @@ class GateCatchup:
         sent = 0
         resent = 0
         with database.sessions.begin() as session:
+            others = self._claimed_by_others(session, {*keyrings, *staff, *pending}, now)
+            keyrings = {key: value for key, value in keyrings.items() if key not in others}
+            staff = {key: value for key, value in staff.items() if key not in others}
+            pending = {key: value for key, value in pending.items() if key not in others}
             for (site, gate_key), digest in sorted(keyrings.items()):
                 message = self._keyring_due(session, site, gate_key, digest, now)
                 if message is not None:
@@ -336,6 +344,26 @@ class GateCatchup:
         self._metrics.add(metrics.STAFF_ADMISSIONS_RESENT, resent)
         self._metrics.add(metrics.CATCHUPS_SENT, sent)
         return sent
+
+    def _claimed_by_others(
+        self, session: Session, keys: set[tuple[str, str]], now: datetime
+    ) -> set[tuple[str, str]]:
+        """The gates among ``keys`` another instance answers for now (they stay remembered:
+        should that instance stop, this one claims them once its claim has expired)."""
+        gates = repo.gates_by_topics(session, keys)
+        enrolled = [gate for gate in gates.values() if gate.enrollment is EnrollmentState.ENROLLED]
+        owned = repo.claim_catchups(
+            session,
+            enrolled,
+            self.settings.mqtt_client_id,
+            now,
+            expired_before=now - self.settings.catchup_interval,
+        )
+        answered_elsewhere = {gate.id for gate in enrolled} - owned
+        others = {key for key, gate in gates.items() if gate.id in answered_elsewhere}
+        if others:
+            self._metrics.add(metrics.CATCHUPS_ANSWERED_ELSEWHERE, len(others))
+        return others
 
     def _staff_due(
         self,

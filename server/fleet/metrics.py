@@ -32,6 +32,8 @@ LIST_UPDATES_SENT = "list_updates_sent"
 ANNOUNCES_SENT = "announces_sent"
 CATCHUPS_SENT = "catchups_sent"
 CATCHUPS_LIMITED = "catchups_limited"
+#: gates behind that another server instance answers (it claimed them first)
+CATCHUPS_ANSWERED_ELSEWHERE = "catchups_answered_elsewhere"
 CHECKINS_RECORDED = "checkins_recorded"
 STAFF_ADMISSIONS_SENT = "staff_admissions_sent"
 #: staff admissions resent to gates whose status showed they lack them (catch-up)
@@ -60,6 +62,7 @@ ALL = (
     ANNOUNCES_SENT,
     CATCHUPS_SENT,
     CATCHUPS_LIMITED,
+    CATCHUPS_ANSWERED_ELSEWHERE,
     CHECKINS_RECORDED,
     STAFF_ADMISSIONS_SENT,
     STAFF_ADMISSIONS_RESENT,

@@ -223,3 +223,23 @@ class PendingStaffAdmission(TenantMixin, Base):
     checkin_record_id: Mapped[int] = mapped_column(
         ForeignKey("checkin_records.id", ondelete="CASCADE"), unique=True
     )
+
+
+class CatchupClaim(TenantMixin, Base):
+    """Which server instance answers a gate's catch-ups for now.
+
+    Every bridge hears every gate's status (plain subscriptions: each instance's live feed needs
+    them), so with several instances each would answer a gate that is behind, and a gate on a
+    weak link would get every snapshot once per instance. The first instance to claim the gate
+    answers it; the claim lasts ``catchup_interval`` after its last answer, then another may
+    take over (its owner stopped). See :meth:`server.fleet.catchup.GateCatchup.send_due`.
+    """
+
+    __tablename__ = "fleet_catchup_claims"
+
+    gate_id: Mapped[int] = mapped_column(
+        ForeignKey("fleet_gates.id", ondelete="CASCADE"), primary_key=True
+    )
+    #: The claiming instance's MQTT client id (``ADMIT_MQTT_CLIENT_ID``, stable per instance).
+    owner: Mapped[str] = mapped_column(String(128))
+    claimed_at: Mapped[datetime]

@@ -11,13 +11,25 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Integer, Table, bindparam, delete, func, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Table,
+    bindparam,
+    delete,
+    func,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
 from server.catalog.models import Event, TicketType, Venue, Zone, ticket_type_zones
 from server.checkin.models import CheckinRecord, CheckinResult, CheckinSource
 from server.fleet.models import (
+    CatchupClaim,
     EnrollmentState,
     EnrollmentToken,
     Gate,
@@ -590,3 +602,27 @@ def staff_entries_by_ticket(session: Session, ticket_ids: Sequence[int]) -> dict
     )
     rows: Sequence[Any] = session.execute(query).all()
     return {row[0]: row[1] for row in rows}
+
+
+def claim_catchups(
+    session: Session, gates: Sequence[Gate], owner: str, now: datetime, expired_before: datetime
+) -> set[int]:
+    """Claim answering ``gates``' catch-ups for ``owner``: the ids of those it holds now (it
+    held them already, nobody did, or the holder's claim dates from before ``expired_before``).
+    In gate id order, so concurrent instances lock the claims in one order; on PostgreSQL a
+    claim being taken by another open transaction is waited for, then found taken."""
+    if not gates:
+        return set()
+    table = cast(Table, CatchupClaim.__table__)
+    dialect = postgresql if is_postgresql(session) else sqlite
+    rows = [
+        {"gate_id": gate.id, "merchant_id": gate.merchant_id, "owner": owner, "claimed_at": now}
+        for gate in sorted(gates, key=lambda gate: gate.id)
+    ]
+    statement = dialect.insert(table).values(rows)
+    statement = statement.on_conflict_do_update(
+        index_elements=[table.c.gate_id],
+        set_={"owner": statement.excluded.owner, "claimed_at": statement.excluded.claimed_at},
+        where=or_(table.c.owner == owner, table.c.claimed_at < expired_before),
+    ).returning(table.c.gate_id)
+    return set(session.execute(statement).scalars().all())
