@@ -65,16 +65,8 @@ class FakeKiosk:
         )
         if username:
             self.client.username_pw_set(username, password)
-        will = Status(
-            gate=gate,
-            state="lost",
-            mode="normal",
-            allowlist_version=0,
-            revocations_version=0,
-            outbox_depth=0,
-            software="fake-kiosk 1",
-            since=0,
-            ts=0,
+        will = status_message(
+            gate, "lost", allowlist_version=0, revocations_version=0, outbox_depth=0, since=0, ts=0
         )
         self.client.will_set(self.topics.status(gate), messages.encode(will), qos=1, retain=True)
         self.client.on_connect = self._on_connect
@@ -151,19 +143,7 @@ class FakeKiosk:
         )
 
     def status(self, state: str = "online", **fields: Any) -> Status:
-        values: dict[str, Any] = {
-            "gate": self.gate,
-            "state": state,
-            "mode": "normal",
-            "allowlist_version": 3,
-            "revocations_version": 1,
-            "outbox_depth": 7,
-            "software": "fake-kiosk 1",
-            "since": 1748771995000,
-            "ts": int(time.time() * 1000),
-            **fields,
-        }
-        return Status(**values)
+        return status_message(self.gate, state, **fields)
 
     def die(self) -> None:
         """Drop the connection without DISCONNECT, as a crash or a pulled cable would."""
@@ -175,3 +155,21 @@ class FakeKiosk:
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+
+
+def status_message(gate: str, state: str = "online", **fields: Any) -> Status:
+    """A fake kiosk's ``status`` (lists at versions 3 and 1, 7 scans waiting), ``fields``
+    replacing any of it."""
+    values: dict[str, Any] = {
+        "gate": gate,
+        "state": state,
+        "mode": "normal",
+        "allowlist_version": 3,
+        "revocations_version": 1,
+        "outbox_depth": 7,
+        "software": "fake-kiosk 1",
+        "since": 1748771995000,
+        "ts": int(time.time() * 1000),
+        **fields,
+    }
+    return Status(**values)

@@ -5,7 +5,6 @@ instance would publish is collected."""
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 
 from protocol import messages
@@ -17,6 +16,7 @@ from server.fleet.catchup import GateCatchup
 from server.fleet.ingest import Inbound
 from server.fleet.metrics import BridgeMetrics
 from tests.server.fleet.helpers import FleetWorld
+from tests.server.fleet.kiosk_double import status_message
 
 
 class Instance:
@@ -33,18 +33,7 @@ class Instance:
 
 def _behind(site: str, gate: str) -> Inbound:
     """An online status whose keyring digest is not the merchant's: a ``set_keys`` is due."""
-    status = messages.Status(
-        gate=gate,
-        state="online",
-        mode="normal",
-        allowlist_version=0,
-        revocations_version=0,
-        outbox_depth=0,
-        software="test",
-        since=1748771995000,
-        keyring=messages.keyring_digest({"1": None}),
-        ts=int(time.time() * 1000),
-    )
+    status = status_message(gate, keyring=messages.keyring_digest({"1": None}))
     return Inbound(TopicRef(site, gate, STATUS), status)
 
 
