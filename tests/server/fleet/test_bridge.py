@@ -168,7 +168,7 @@ def test_a_scan_stamped_after_its_receipt_is_counted_and_logged_at_its_receipt(
 
     wait_until(lambda: len(logged()) == 2, "both scans in the check-in log")
     with database.sessions() as session:
-        rows = session.execute(select(GateScan.scan_id, GateScan.scanned_at)).tuples()
+        rows = session.execute(select(GateScan.scan_id, GateScan.scanned_at))
         stamps = {scan_id: scanned_at for scan_id, scanned_at in rows}
         received = session.scalar(
             select(GateScan.received_at).where(GateScan.scan_id == days_ahead.scan_id)
